@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The cgroup v1 ("legacy") and unified (v2) drivers.
+#include "core/backend.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "core/cgroupfs.h"
+#include "core/limits.h"
+
+namespace cgm {
+
+namespace {
+
+std::string trim(std::string_view s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.remove_suffix(1);
+    while (!s.empty() && (s.front() == '\n' || s.front() == ' '))
+        s.remove_prefix(1);
+    return std::string(s);
+}
+
+Result<std::vector<pid_t>> read_pid_file(int dir_fd, std::string_view name) {
+    auto text = CGM_TRY(cgfs::read_file(dir_fd, name, limits::kMaxTasksFileBytes));
+    return cgfs::parse_pids(text);
+}
+
+void sort_unique(std::vector<pid_t>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+// ---------------------------------------------------------------------------------------------
+// cgroup v1
+
+class LegacyBackend final : public CgroupBackend {
+public:
+    Result<void> init_new_cgroup(const Hierarchy& h, int parent_fd, int new_fd) const override {
+        if (!h.has_controller("cpuset"))
+            return ok();
+        // A new cpuset cgroup starts with no cpus and no mems unless the parent has
+        // cgroup.clone_children set; tasks cannot join it then. Copy the parent's sets instead of
+        // setting clone_children on a hierarchy root that is not ours.
+        for (std::string_view key : {"cpuset.cpus", "cpuset.mems"}) {
+            auto mine = CGM_TRY(cgfs::read_file(new_fd, key, limits::kMaxReadBytes));
+            if (!trim(mine).empty())
+                continue;
+            auto parents = CGM_TRY(cgfs::read_file(parent_fd, key, limits::kMaxReadBytes));
+            if (trim(parents).empty())
+                continue;
+            CGM_TRY(cgfs::write_file(new_fd, key, parents));
+        }
+        return ok();
+    }
+
+    std::vector<std::string> delegated_files() const override { return {"tasks", "cgroup.procs"}; }
+
+    Result<void> chown_extra(int, uid_t, gid_t) const override { return ok(); }
+
+    Result<PidTarget> pid_target(int) const override { return PidTarget{"tasks", "tasks", false}; }
+
+    Result<void> prepare_pid_target(int) const override { return ok(); }
+
+    Result<std::vector<pid_t>> read_tasks(int dir_fd) const override {
+        auto pids = CGM_TRY(read_pid_file(dir_fd, "tasks"));
+        sort_unique(pids);
+        return pids;
+    }
+
+    bool is_hidden_child(std::string_view) const override { return false; }
+
+    Result<void> before_remove(int) const override { return ok(); }
+
+    Result<void> after_set_value(int, std::string_view, std::string_view) const override { return ok(); }
+
+    Result<bool> mark_remove_on_empty(const Hierarchy& h, int dir_fd) const override {
+        if (!h.agent_installed)
+            return false;
+        CGM_TRY(cgfs::write_file(dir_fd, "notify_on_release", "1\n"));
+        return true;
+    }
+};
+
+// ---------------------------------------------------------------------------------------------
+// cgroup v2: processes live in a hidden leaf child ".cgm_leaf" of the cgroup they were moved to,
+// so that every cgroup we manage can also enable controllers for its children (DESIGN §2.10).
+
+const std::vector<std::string> kFallbackDelegate = {"cgroup.procs", "cgroup.threads", "cgroup.subtree_control"};
+
+std::mutex g_delegate_mutex;
+std::vector<std::string> g_delegate = kFallbackDelegate;
+
+class UnifiedBackend final : public CgroupBackend {
+public:
+    Result<void> init_new_cgroup(const Hierarchy&, int parent_fd, int new_fd) const override {
+        auto enabled = CGM_TRY(cgfs::read_file(parent_fd, "cgroup.subtree_control", limits::kMaxReadBytes));
+        std::string request;
+        for (auto& c : split(trim(enabled), ' ')) {
+            if (c.empty())
+                continue;
+            if (!request.empty())
+                request += ' ';
+            request += "+" + c;
+        }
+        if (request.empty())
+            return ok();
+        return cgfs::write_file(new_fd, "cgroup.subtree_control", request);
+    }
+
+    std::vector<std::string> delegated_files() const override {
+        std::lock_guard lock(g_delegate_mutex);
+        return g_delegate;
+    }
+
+    Result<void> chown_extra(int dir_fd, uid_t uid, gid_t gid) const override {
+        if (!CGM_TRY(cgfs::child_exists(dir_fd, kLeafName)))
+            return ok();
+        auto leaf = CGM_TRY(cgfs::open_entry(dir_fd, kLeafName));
+        CGM_TRY(cgfs::chown_fd(leaf.get(), uid, gid));
+        return chown_files(leaf.get(), uid, gid);
+    }
+
+    Result<PidTarget> pid_target(int dir_fd) const override {
+        std::string procs = std::string(kLeafName) + "/cgroup.procs";
+        if (CGM_TRY(cgfs::child_exists(dir_fd, kLeafName)))
+            return PidTarget{procs, procs, false};
+        return PidTarget{procs, "cgroup.procs", true};
+    }
+
+    Result<void> prepare_pid_target(int dir_fd) const override {
+        CGM_TRY(cgfs::mkdir_child(dir_fd, kLeafName, 0755));
+        // The leaf belongs to whoever owns the cgroup: copy owner and mode of the directory and of
+        // every file the two have in common.
+        auto leaf = CGM_TRY(cgfs::open_entry(dir_fd, kLeafName));
+        auto dir_attrs = CGM_TRY(cgfs::attrs(dir_fd));
+        CGM_TRY(cgfs::chown_fd(leaf.get(), dir_attrs.uid, dir_attrs.gid));
+        CGM_TRY(cgfs::chmod_fd(leaf.get(), dir_attrs.mode & 07777));
+        for (const auto& name : CGM_TRY(cgfs::files(leaf.get()))) {
+            auto a = cgfs::attrs_at(dir_fd, name);
+            if (!a)
+                continue;  // a file only the leaf has
+            auto f = CGM_TRY(cgfs::open_entry(leaf.get(), name));
+            CGM_TRY(cgfs::chown_fd(f.get(), a->uid, a->gid));
+            CGM_TRY(cgfs::chmod_fd(f.get(), a->mode & 07777));
+        }
+        return ok();
+    }
+
+    Result<std::vector<pid_t>> read_tasks(int dir_fd) const override {
+        auto pids = CGM_TRY(read_pid_file(dir_fd, "cgroup.procs"));
+        if (CGM_TRY(cgfs::child_exists(dir_fd, kLeafName))) {
+            auto more = CGM_TRY(read_pid_file(dir_fd, std::string(kLeafName) + "/cgroup.procs"));
+            pids.insert(pids.end(), more.begin(), more.end());
+        }
+        sort_unique(pids);
+        return pids;
+    }
+
+    bool is_hidden_child(std::string_view name) const override { return name == kLeafName; }
+
+    Result<void> before_remove(int dir_fd) const override {
+        if (!CGM_TRY(cgfs::child_exists(dir_fd, kLeafName)))
+            return ok();
+        return cgfs::rmdir_child(dir_fd, kLeafName);
+    }
+
+    Result<void> after_set_value(int dir_fd, std::string_view key, std::string_view value) const override {
+        if (!CGM_TRY(cgfs::child_exists(dir_fd, kLeafName)))
+            return ok();
+        auto leaf = CGM_TRY(cgfs::open_entry(dir_fd, kLeafName));
+        auto exists = cgfs::attrs_at(leaf.get(), key);
+        if (!exists)
+            return ok();
+        auto r = cgfs::write_file(leaf.get(), key, value);
+        if (!r)
+            return std::move(r).error().with_context(kLeafName);
+        return ok();
+    }
+
+    Result<bool> mark_remove_on_empty(const Hierarchy&, int) const override { return false; }
+
+private:
+    Result<void> chown_files(int dir_fd, uid_t uid, gid_t gid) const {
+        for (const auto& name : delegated_files()) {
+            auto r = cgfs::chown_at(dir_fd, name, uid, gid);
+            if (!r && r.error().sys_errno != ENOENT)
+                return r;
+        }
+        return ok();
+    }
+};
+
+}  // namespace
+
+Result<CgroupPath> CgroupBackend::process_cgroup(const Hierarchy& h, const std::vector<ProcCgroupLine>& lines) const {
+    const ProcCgroupLine* line = h.find_line(lines);
+    if (!line)
+        return make_error(ErrorKind::NotFound, "the process has no cgroup in hierarchy {}", h.display);
+    auto path = CGM_TRY(CgroupPath::from_kernel(line->path));
+    if (h.is_unified() && path.name() == kLeafName)
+        path = path.parent();
+    return path;
+}
+
+const CgroupBackend& legacy_backend() {
+    static const LegacyBackend b;
+    return b;
+}
+
+const CgroupBackend& unified_backend() {
+    static const UnifiedBackend b;
+    return b;
+}
+
+void set_unified_delegate_files(std::string_view delegate_text) {
+    std::vector<std::string> files;
+    for (auto& line : split(delegate_text, '\n'))
+        if (!trim(line).empty())
+            files.push_back(trim(line));
+    std::lock_guard lock(g_delegate_mutex);
+    g_delegate = files.empty() ? kFallbackDelegate : files;
+}
+
+}  // namespace cgm

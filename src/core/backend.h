@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The per-hierarchy-type driver. Everything that differs between cgroup v1 and the unified v2
+// hierarchy lives behind this interface; Operations never asks which kind it has.
+//
+// All fds passed in are directory fds of cgroups, opened beneath the hierarchy root.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cgmanager/result.h"
+#include "core/cgroup_path.h"
+#include "core/hierarchy.h"
+#include "core/proc_parse.h"
+
+namespace cgm {
+
+/// Where MovePid writes a pid, and the file whose write permission authorizes it.
+struct PidTarget {
+    std::string procs_file;   ///< relative to the target cgroup: "tasks", ".cgm_leaf/cgroup.procs"
+    std::string auth_file;    ///< file checked for write permission (exists before any change)
+    bool needs_leaf = false;  ///< the v2 leaf does not exist yet and must be created first
+};
+
+class CgroupBackend {
+public:
+    virtual ~CgroupBackend() = default;
+
+    /// The cgroup of a process in this hierarchy, from its /proc/<pid>/cgroup lines.
+    Result<CgroupPath> process_cgroup(const Hierarchy& h, const std::vector<ProcCgroupLine>& lines) const;
+
+    /// Prepare a directory Create just made (before it is chowned): v2 copies the parent's
+    /// enabled controllers, v1 cpuset copies cpus and mems.
+    virtual Result<void> init_new_cgroup(const Hierarchy& h, int parent_fd, int new_fd) const = 0;
+
+    /// The files Chown gives to the new owner besides the directory itself.
+    virtual std::vector<std::string> delegated_files() const = 0;
+    /// After chowning a cgroup and its delegated files: anything else that belongs to it (the v2 leaf).
+    virtual Result<void> chown_extra(int dir_fd, uid_t uid, gid_t gid) const = 0;
+
+    /// Where a pid goes when moved into the cgroup open at dir_fd.
+    virtual Result<PidTarget> pid_target(int dir_fd) const = 0;
+    /// Create what pid_target said is missing (the v2 leaf, owned like its parent).
+    virtual Result<void> prepare_pid_target(int dir_fd) const = 0;
+
+    /// Pids (v1: thread ids) in the cgroup itself, sorted and unique.
+    virtual Result<std::vector<pid_t>> read_tasks(int dir_fd) const = 0;
+
+    /// Whether a child directory is ours and hidden from clients (the v2 leaf).
+    virtual bool is_hidden_child(std::string_view name) const = 0;
+
+    /// Called before rmdir of the cgroup open at dir_fd (v2 removes the leaf).
+    virtual Result<void> before_remove(int dir_fd) const = 0;
+
+    /// After SetValue wrote key=value in the cgroup: v2 writes it to the leaf as well when the
+    /// leaf has that key.
+    virtual Result<void> after_set_value(int dir_fd, std::string_view key, std::string_view value) const = 0;
+
+    /// Mark the cgroup to be removed once empty where the kernel can do it for us (v1 with our
+    /// release agent: notify_on_release = 1). Returns false when the daemon must watch it itself.
+    virtual Result<bool> mark_remove_on_empty(const Hierarchy& h, int dir_fd) const = 0;
+};
+
+/// The drivers (stateless singletons).
+const CgroupBackend& legacy_backend();
+const CgroupBackend& unified_backend();
+
+/// Configure the v2 driver's delegation file list from /sys/kernel/cgroup/delegate text
+/// (DESIGN §2.6); empty text restores the fallback list.
+void set_unified_delegate_files(std::string_view delegate_text);
+
+}  // namespace cgm

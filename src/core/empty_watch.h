@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// RemoveOnEmpty requests that the kernel cannot carry out for us (DESIGN §2.10, §2.11): every
+// cgroup v2 request, and v1 requests on hierarchies whose release agent is not ours. Operations
+// hands them to an EmptyWatcher; the daemon's watcher removes each cgroup once it is empty.
+#pragma once
+
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cgmanager/result.h"
+#include "core/cgroup_path.h"
+#include "core/hierarchy.h"
+
+namespace cgm {
+
+class EmptyWatcher {
+public:
+    virtual ~EmptyWatcher() = default;
+    /// Remember that `cgroup` (hierarchy-absolute) of `h` is to be removed once it is empty.
+    virtual Result<void> watch(const Hierarchy& h, const CgroupPath& cgroup) = 0;
+};
+
+/// The set of requested watches, kept in memory (thread-safe). It records requests; acting on
+/// them is up to whoever drains it.
+class WatchList final : public EmptyWatcher {
+public:
+    Result<void> watch(const Hierarchy& h, const CgroupPath& cgroup) override {
+        std::lock_guard lock(mu_);
+        entries_.emplace(h.display, cgroup.absolute());
+        return ok();
+    }
+    /// (hierarchy display name, absolute cgroup path) pairs, sorted.
+    std::vector<std::pair<std::string, std::string>> entries() const {
+        std::lock_guard lock(mu_);
+        return {entries_.begin(), entries_.end()};
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::set<std::pair<std::string, std::string>> entries_;
+};
+
+}  // namespace cgm

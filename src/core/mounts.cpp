@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/mounts.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/backend.h"
+#include "core/limits.h"
+
+namespace cgm {
+
+namespace {
+
+Result<NsId> mount_ns_id() {
+    struct stat st {};
+    if (::stat("/proc/self/ns/mnt", &st) < 0)
+        return errno_error(errno, "stat /proc/self/ns/mnt");
+    return NsId{st.st_dev, st.st_ino};
+}
+
+Result<void> mkdir_p(const std::string& path, mode_t mode) {
+    std::string cur;
+    for (auto& part : split(path, '/')) {
+        if (part.empty())
+            continue;
+        cur += "/" + part;
+        CGM_TRY(sys::mkdir(cur, mode, true));
+    }
+    return ok();
+}
+
+// Open the root of a mounted hierarchy and fill in what only the mount can tell.
+Result<std::unique_ptr<Hierarchy>> open_hierarchy(const HierarchySpec& spec, const std::string& mount_point) {
+    auto h = std::make_unique<Hierarchy>();
+    h->kind = spec.kind;
+    h->controllers = spec.controllers;
+    h->dir_name = spec.dir_name;
+    h->mount_point = mount_point;
+    h->premounted = spec.premounted;
+    h->root = CGM_TRY(sys::open(mount_point, O_PATH | O_DIRECTORY));
+    if (spec.kind == HierarchyKind::Unified) {
+        h->backend = &unified_backend();
+        auto text = CGM_TRY(sys::read_file(mount_point + "/cgroup.controllers", limits::kMaxProcFileBytes));
+        for (auto& c : split(text, ' ')) {
+            while (!c.empty() && (c.back() == '\n' || c.back() == ' '))
+                c.pop_back();
+            if (!c.empty())
+                h->controllers.push_back(c);
+        }
+    } else {
+        h->backend = &legacy_backend();
+    }
+    return h;
+}
+
+}  // namespace
+
+Result<PrivateMountNamespace> PrivateMountNamespace::enter() {
+    auto before = CGM_TRY(mount_ns_id());
+    if (::unshare(CLONE_NEWNS) < 0)
+        return errno_error(errno, "unshare(CLONE_NEWNS)");
+    auto after = CGM_TRY(mount_ns_id());
+    if (before == after)
+        return make_error(ErrorKind::Failed, "unshare(CLONE_NEWNS) returned success but the mount namespace did not change");
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
+        return errno_error(errno, "make / recursively private");
+    return PrivateMountNamespace();
+}
+
+Result<HierarchyPlanInput> read_plan_input() {
+    HierarchyPlanInput in;
+    auto mountinfo = CGM_TRY(sys::read_file("/proc/self/mountinfo", limits::kMaxProcFileBytes));
+    in.mounts = CGM_TRY(parse_mountinfo(mountinfo));
+    auto cgroups = CGM_TRY(sys::read_file("/proc/cgroups", limits::kMaxProcFileBytes));
+    in.subsystems = CGM_TRY(parse_proc_cgroups(cgroups));
+    return in;
+}
+
+Result<HierarchyTable> mount_hierarchies(const PrivateMountNamespace&, const HierarchyPlan& plan,
+                                         const std::string& rundir, std::vector<std::string>& warnings) {
+    const std::string fs = rundir + "/fs";
+    CGM_TRY(mkdir_p(fs, 0755));
+    if (::mount("cgmfs", fs.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") < 0)
+        return errno_error(errno, "mount tmpfs on {}", fs);
+
+    std::vector<std::unique_ptr<Hierarchy>> list;
+    for (const auto& spec : plan.specs) {
+        const std::string mp = fs + "/" + spec.dir_name;
+        CGM_TRY(sys::mkdir(mp, 0755, false));
+        int rc;
+        if (spec.kind == HierarchyKind::Unified)
+            rc = ::mount("cgroup2", mp.c_str(), "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+        else
+            rc = ::mount("cgroup", mp.c_str(), "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC, spec.mount_data.c_str());
+        if (rc < 0) {
+            int err = errno;
+            std::string what = spec.kind == HierarchyKind::Unified ? "cgroup2" : "cgroup " + spec.mount_data;
+            if (spec.premounted)
+                return errno_error(err, "mount {} on {}", what, mp);
+            warnings.push_back(fmt::format("cannot mount {} on {}: {}; not managing it", what, mp, std::strerror(err)));
+            ::rmdir(mp.c_str());
+            continue;
+        }
+        list.push_back(CGM_TRY(open_hierarchy(spec, mp)));
+        // Co-mounted controllers get a link each, so fs/<controller> exists for every controller.
+        for (size_t i = 1; i < spec.controllers.size(); ++i) {
+            std::string alias = fs + "/" + std::string(strip_name_prefix(spec.controllers[i]));
+            if (::symlink(spec.dir_name.c_str(), alias.c_str()) < 0 && errno != EEXIST)
+                warnings.push_back(fmt::format("cannot link {}: {}, ignoring", alias, std::strerror(errno)));
+        }
+    }
+    return HierarchyTable(std::move(list));
+}
+
+}  // namespace cgm

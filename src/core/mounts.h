@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The daemon's private mount namespace and its mounts of the hierarchies. This file holds the
+// only mount(2) and unshare(CLONE_NEWNS) calls of the daemon.
+//
+// Safety rule: nothing is ever mounted in the host's mount namespace. mount_hierarchies() takes a
+// PrivateMountNamespace, which can only be obtained by entering a new mount namespace and
+// checking that the namespace really changed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cgmanager/result.h"
+#include "core/hierarchy.h"
+#include "core/proc_source.h"
+
+namespace cgm {
+
+class PrivateMountNamespace {
+public:
+    /// unshare(CLONE_NEWNS), make "/" recursively private, and verify that /proc/self/ns/mnt now
+    /// differs from before. Any failure is an error; nothing is mounted before this succeeds.
+    static Result<PrivateMountNamespace> enter();
+
+private:
+    PrivateMountNamespace() = default;
+};
+
+/// Read /proc/self/mountinfo and /proc/cgroups into a planning input (the -m/-M lists empty).
+Result<HierarchyPlanInput> read_plan_input();
+
+/// Mount tmpfs on <rundir>/fs and every planned hierarchy on <rundir>/fs/<dir>, open their root
+/// fds, and build the table. A hierarchy the host already has that fails to mount is an error;
+/// a new one (from -m or an unbound controller) is dropped with a warning.
+Result<HierarchyTable> mount_hierarchies(const PrivateMountNamespace& ns, const HierarchyPlan& plan,
+                                         const std::string& rundir, std::vector<std::string>& warnings);
+
+}  // namespace cgm

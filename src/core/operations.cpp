@@ -1,0 +1,831 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/operations.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+
+#include "core/backend.h"
+#include "core/cgroupfs.h"
+#include "core/policy.h"
+#include "core/safe_walk.h"
+
+namespace cgm {
+
+namespace {
+
+// The cut of reference §3.2: a proxy started by systemd sits in .../init.scope or
+// .../system.slice/cgproxy.service and acts for the cgroup above.
+CgroupPath cut_proxy_suffix(const CgroupPath& p) {
+    static const CgroupPath init_scope = CgroupPath::parse("init.scope").value();
+    static const CgroupPath cgproxy = CgroupPath::parse("system.slice/cgproxy.service").value();
+    if (p.ends_with(init_scope))
+        return p.without_suffix(1);
+    if (p.ends_with(cgproxy))
+        return p.without_suffix(2);
+    return p;
+}
+
+Error in_hierarchy(const Hierarchy& h, Error e) { return std::move(e).with_context(h.display); }
+
+template <typename T>
+Result<T> in_hierarchy(const Hierarchy& h, Result<T> r) {
+    if (!r)
+        return in_hierarchy(h, std::move(r).error());
+    return r;
+}
+
+std::string_view access_verb(Access a) {
+    switch (a) {
+    case Access::Read: return "read";
+    case Access::Write: return "write";
+    case Access::ReadWrite: return "read and write";
+    }
+    return "access";
+}
+
+// The requestor needs `access` to the object an fd refers to; `what` names it in the refusal.
+Result<void> require_access(const Identity& r, int fd, Access access, std::string_view what) {
+    auto a = CGM_TRY(cgfs::attrs(fd));
+    if (!may_access(r, a, access))
+        return make_error(ErrorKind::AccessDenied, "uid {} may not {} {} (owned by {}:{}, mode {:04o})", r.cred.uid,
+                          access_verb(access), what, a.uid, a.gid, a.mode & 07777);
+    return ok();
+}
+
+Result<pid_t> victim_pid(int32_t pid) {
+    if (pid <= 0)
+        return make_error(ErrorKind::InvalidArgs, "invalid pid {}", pid);
+    return static_cast<pid_t>(pid);
+}
+
+Result<uid_t> id_arg(int32_t id, std::string_view what) {
+    if (id < 0)
+        return make_error(ErrorKind::InvalidArgs, "invalid {} {}", what, id);
+    return static_cast<uid_t>(id);
+}
+
+std::string strip_trailing_newlines(std::string s) {
+    while (!s.empty() && s.back() == '\n')
+        s.pop_back();
+    return s;
+}
+
+Result<UniqueFd> open_child_dir(int dir_fd, const std::string& name) {
+    return open_beneath(dir_fd, name, O_PATH | O_DIRECTORY);
+}
+
+// Visit a cgroup and every descendant (hidden leaves excluded), parents first. Children that
+// cannot be opened are skipped when `skip_unopenable`, else they are an error.
+Result<void> visit_tree(const CgroupBackend& be, int dir_fd, const CgroupPath& at, size_t& budget,
+                        bool skip_unopenable, const std::function<Result<void>(int, const CgroupPath&)>& visit) {
+    if (budget == 0)
+        return make_error(ErrorKind::LimitsExceeded, "more than {} cgroups below the target", limits::kMaxWalkCgroups);
+    --budget;
+    CGM_TRY(visit(dir_fd, at));
+    for (const auto& name : CGM_TRY(cgfs::child_dirs(dir_fd))) {
+        if (be.is_hidden_child(name))
+            continue;
+        auto child = open_child_dir(dir_fd, name);
+        if (!child) {
+            if (skip_unopenable || child.error().sys_errno == ENOENT)
+                continue;
+            return std::move(child).error().with_context(at.child(name).absolute());
+        }
+        CGM_TRY(visit_tree(be, child->get(), at.child(name), budget, skip_unopenable, visit));
+    }
+    return ok();
+}
+
+enum class OnError { Stop, Ignore };
+
+// Remove the cgroup `name` under parent_fd and everything below it, children first.
+Result<void> remove_tree(const CgroupBackend& be, int parent_fd, const std::string& name, const CgroupPath& at,
+                         OnError on_error) {
+    auto fd = open_child_dir(parent_fd, name);
+    if (!fd) {
+        if (on_error == OnError::Ignore || fd.error().sys_errno == ENOENT)
+            return ok();
+        return std::move(fd).error().with_context(at.absolute());
+    }
+    auto children = cgfs::child_dirs(fd->get());
+    if (!children) {
+        if (on_error == OnError::Ignore)
+            return ok();
+        return std::move(children).error().with_context(at.absolute());
+    }
+    for (const auto& child : *children) {
+        if (be.is_hidden_child(child))
+            continue;
+        auto r = remove_tree(be, fd->get(), child, at.child(child), on_error);
+        if (!r && on_error == OnError::Stop)
+            return r;
+    }
+    auto r = be.before_remove(fd->get());
+    if (r)
+        r = cgfs::rmdir_child(parent_fd, name);
+    if (!r && on_error == OnError::Stop) {
+        if (r.error().sys_errno == EBUSY)
+            return make_error(ErrorKind::Failed, "cgroup {} is busy", at.absolute());
+        return std::move(r).error().with_context(at.absolute());
+    }
+    return ok();
+}
+
+// Run `plan` for each hierarchy; a hierarchy where the caller is only not allowed (AccessDenied)
+// is skipped. Fails when a plan fails otherwise, or when every hierarchy was skipped.
+template <typename P>
+Result<std::vector<P>> plan_each(const std::vector<const Hierarchy*>& hs,
+                                 const std::function<Result<P>(const Hierarchy&)>& plan) {
+    std::vector<P> planned;
+    std::optional<Error> denied;
+    for (const Hierarchy* h : hs) {
+        auto p = plan(*h);
+        if (!p) {
+            Error e = in_hierarchy(*h, std::move(p).error());
+            if (e.kind != ErrorKind::AccessDenied)
+                return e;
+            if (!denied)
+                denied = std::move(e);
+            continue;
+        }
+        planned.push_back(std::move(p).value());
+    }
+    if (planned.empty() && denied)
+        return std::move(*denied);
+    return planned;
+}
+
+}  // namespace
+
+// -------------------------------------------------------------------------------------------------
+// Per-call state: what has been read about the caller, read at most once per call.
+
+class Operations::Call {
+public:
+    Call(const Operations& ops, const Caller& caller) : ops_(ops), caller_(caller) {}
+
+    const Caller& caller() const { return caller_; }
+    bool plain() const { return caller_.transport == Transport::Plain; }
+
+    /// The requestor's credential with its user namespace's id maps (loaded once; host root
+    /// needs none).
+    Result<const Identity*> identity() {
+        if (!identity_) {
+            Identity id;
+            id.cred = caller_.requestor;
+            if (id.cred.pid <= 0)
+                return make_error(ErrorKind::InvalidArgs, "invalid requestor pid {}", id.cred.pid);
+            if (id.cred.uid != 0) {
+                id.uid_map = CGM_TRY(ops_.proc_.uid_map(id.cred.pid));
+                id.gid_map = CGM_TRY(ops_.proc_.gid_map(id.cred.pid));
+            }
+            identity_ = std::move(id);
+        }
+        return &*identity_;
+    }
+
+    /// Plain calls of some methods need the caller in the daemon's own namespace of `type`.
+    Result<void> require_same_ns(std::string_view type, std::string_view refusal) {
+        if (!plain())
+            return ok();
+        if (!CGM_TRY(ops_.proc_.same_namespace(caller_.requestor.pid, type)))
+            return Error(ErrorKind::AccessDenied, std::string(refusal));
+        return ok();
+    }
+
+    /// The cgroup of any process in hierarchy h.
+    Result<CgroupPath> cgroup_of(pid_t pid, const Hierarchy& h) {
+        auto it = lines_.find(pid);
+        if (it == lines_.end())
+            it = lines_.emplace(pid, CGM_TRY(ops_.proc_.cgroups(pid))).first;
+        auto r = h.backend->process_cgroup(h, it->second);
+        if (!r)
+            return std::move(r).error().with_context(fmt::format("process {}", pid));
+        return r;
+    }
+
+    Result<CgroupPath> requestor_cgroup(const Hierarchy& h) { return cgroup_of(caller_.requestor.pid, h); }
+    /// The proxy's cgroup with the init.scope / cgproxy.service cut.
+    Result<CgroupPath> proxy_cgroup(const Hierarchy& h) {
+        return cut_proxy_suffix(CGM_TRY(cgroup_of(caller_.proxy.pid, h)));
+    }
+
+    /// Target of the read-type methods (GetValue family): relative to the requestor's cgroup, or
+    /// from the hierarchy root with a leading '/'; it must lie at or below the proxy's cgroup.
+    Result<CgroupPath> read_target(const Hierarchy& h, const CgroupArg& arg) {
+        CgroupPath target = arg.leading_slash ? arg.path : CGM_TRY(requestor_cgroup(h)).join(arg.path);
+        auto limit = CGM_TRY(proxy_cgroup(h));
+        if (!target.is_under(limit))
+            return make_error(ErrorKind::AccessDenied, "cgroup {} is outside the {} cgroup {}", target.absolute(),
+                              plain() ? "caller's" : "proxy's", limit.absolute());
+        return target;
+    }
+
+private:
+    const Operations& ops_;
+    const Caller& caller_;
+    std::optional<Identity> identity_;
+    std::map<pid_t, std::vector<ProcCgroupLine>> lines_;
+};
+
+// -------------------------------------------------------------------------------------------------
+
+Result<std::string> Operations::get_pid_cgroup(const Caller& c, std::string_view controller, int32_t pid) const {
+    Call call(*this, c);
+    CGM_TRY(call.require_same_ns(
+        "pid", "GetPidCgroup called from a different pid namespace; use GetPidCgroupScm through a proxy"));
+    const Hierarchy* h = CGM_TRY(table_.resolve_one(controller));
+    pid_t v = CGM_TRY(victim_pid(pid));
+    auto base = CGM_TRY(in_hierarchy(*h, call.requestor_cgroup(*h)));
+    auto vcg = CGM_TRY(in_hierarchy(*h, call.cgroup_of(v, *h)));
+    auto rel = vcg.relative_to(base);
+    if (!rel)
+        return in_hierarchy(*h, make_error(ErrorKind::AccessDenied, "process {} is not in or below the requestor's cgroup {}",
+                                           v, base.absolute()));
+    return rel->empty() ? std::string("/") : rel->str();
+}
+
+Result<std::string> Operations::get_pid_cgroup_abs(const Caller& c, std::string_view controller, int32_t pid) const {
+    Call call(*this, c);
+    CGM_TRY(call.require_same_ns(
+        "pid", "GetPidCgroupAbs called from a different pid namespace; use GetPidCgroupAbsScm through a proxy"));
+    const Hierarchy* h = CGM_TRY(table_.resolve_one(controller));
+    pid_t v = CGM_TRY(victim_pid(pid));
+    CgroupPath base = call.plain() ? CgroupPath() : CGM_TRY(in_hierarchy(*h, call.proxy_cgroup(*h)));
+    auto vcg = CGM_TRY(in_hierarchy(*h, call.cgroup_of(v, *h)));
+    auto rel = vcg.relative_to(base);
+    if (!rel)
+        return in_hierarchy(*h, make_error(ErrorKind::AccessDenied, "process {} is not in or below the proxy's cgroup {}", v,
+                                           base.absolute()));
+    return rel->absolute();
+}
+
+Result<Existed> Operations::create(const Caller& c, std::string_view controller, std::string_view cgroup) const {
+    Call call(*this, c);
+    auto hs = CGM_TRY(table_.resolve(controller));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));  // a leading '/' means nothing here (reference §3.3)
+    if (arg.path.empty())
+        return Existed::No;
+    const Identity& r = *CGM_TRY(call.identity());
+
+    // Plan: where each hierarchy's new path hangs off, and the depth limit.
+    struct Planned {
+        const Hierarchy* h;
+        CgroupPath base;
+    };
+    std::vector<Planned> planned;
+    for (const Hierarchy* h : hs) {
+        auto base = CGM_TRY(in_hierarchy(*h, call.requestor_cgroup(*h)));
+        size_t depth = base.depth() + arg.path.depth();
+        if (depth > static_cast<size_t>(config_.max_depth))
+            return in_hierarchy(*h, make_error(ErrorKind::LimitsExceeded,
+                                               "cgroup {} would be {} levels deep; the limit is {}",
+                                               base.join(arg.path).absolute(), depth, config_.max_depth));
+        planned.push_back({h, std::move(base)});
+    }
+
+    // Act, remembering every directory made so that a failure can undo them all.
+    struct Made {
+        UniqueFd parent;
+        std::string name;
+    };
+    std::vector<Made> made;
+    auto rollback = [&made] {
+        for (auto it = made.rbegin(); it != made.rend(); ++it)
+            (void)cgfs::rmdir_child(it->parent.get(), it->name);
+    };
+
+    auto create_in = [&](const Hierarchy& h, const CgroupPath& base) -> Result<bool> {
+        auto cur = CGM_TRY(cgfs::open_cgroup(h.root.get(), base));
+        CgroupPath at = base;
+        bool existed = false;
+        for (const auto& comp : arg.path.components()) {
+            CgroupPath parent_path = at;
+            at = at.child(comp);
+            auto child = open_child_dir(cur.get(), comp);
+            if (!child && child.error().sys_errno != ENOENT) {
+                if (child.error().sys_errno == ENOTDIR)
+                    return make_error(ErrorKind::InvalidArgs, "{} exists and is not a cgroup", at.absolute());
+                return std::move(child).error().with_context(at.absolute());
+            }
+            if (child) {
+                CGM_TRY(require_access(r, child->get(), Access::Read, "cgroup " + at.absolute()));
+                existed = true;
+                cur = std::move(child).value();
+                continue;
+            }
+            CGM_TRY(require_access(r, cur.get(), Access::ReadWrite, "cgroup " + parent_path.absolute()));
+            auto mk = cgfs::mkdir_child(cur.get(), comp, 0755);
+            if (!mk)
+                return std::move(mk).error().with_context(at.absolute());
+            auto fd = CGM_TRY(open_child_dir(cur.get(), comp));
+            if (!*mk) {  // someone made it meanwhile
+                CGM_TRY(require_access(r, fd.get(), Access::Read, "cgroup " + at.absolute()));
+                existed = true;
+                cur = std::move(fd);
+                continue;
+            }
+            made.push_back({CGM_TRY(sys::dup(cur.get())), comp});
+            existed = false;
+            auto init = h.backend->init_new_cgroup(h, cur.get(), fd.get());
+            if (!init)
+                return std::move(init).error().with_context("setting up " + at.absolute());
+            // The creator owns the new cgroup and every file in it (reference §4.2 Create).
+            CGM_TRY(cgfs::chown_fd(fd.get(), r.cred.uid, r.cred.gid));
+            for (const auto& name : CGM_TRY(sys::list_dir(fd.get(), sys::EntryType::Any)))
+                CGM_TRY(cgfs::chown_at(fd.get(), name, r.cred.uid, r.cred.gid));
+            cur = std::move(fd);
+        }
+        return existed;
+    };
+
+    bool any_existed = false;
+    size_t done = 0;
+    std::optional<Error> denied;
+    for (const auto& p : planned) {
+        auto res = create_in(*p.h, p.base);
+        if (!res) {
+            Error e = in_hierarchy(*p.h, std::move(res).error());
+            if (e.kind == ErrorKind::AccessDenied) {
+                if (!denied)
+                    denied = std::move(e);
+                continue;
+            }
+            rollback();
+            return e;
+        }
+        any_existed = any_existed || *res;
+        ++done;
+    }
+    if (done == 0 && denied)
+        return std::move(*denied);
+    return any_existed ? Existed::Yes : Existed::No;
+}
+
+Result<void> Operations::chown(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t uid,
+                               int32_t gid) const {
+    Call call(*this, c);
+    CGM_TRY(call.require_same_ns("user",
+                                 "Chown called from a different user namespace; use ChownScm through a proxy"));
+    auto hs = CGM_TRY(table_.resolve(controller));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
+    uid_t new_uid = CGM_TRY(id_arg(uid, "uid"));
+    gid_t new_gid = CGM_TRY(id_arg(gid, "gid"));
+    const Identity& r = *CGM_TRY(call.identity());
+    if (!is_root_in_userns(r))
+        return make_error(ErrorKind::AccessDenied, "Chown requested by uid {}, which is not root in its user namespace",
+                          r.cred.uid);
+
+    struct Planned {
+        const Hierarchy* h;
+        UniqueFd fd;
+    };
+    auto planned = CGM_TRY(plan_each<Planned>(hs, [&](const Hierarchy& h) -> Result<Planned> {
+        auto target = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
+        auto fd = CGM_TRY(cgfs::open_cgroup(h.root.get(), target));
+        CGM_TRY(require_access(r, fd.get(), Access::ReadWrite, "cgroup " + target.absolute()));
+        return Planned{&h, std::move(fd)};
+    }));
+    for (auto& p : planned) {
+        auto act = [&]() -> Result<void> {
+            CGM_TRY(cgfs::chown_fd(p.fd.get(), new_uid, new_gid));
+            for (const auto& name : p.h->backend->delegated_files()) {
+                auto r2 = cgfs::chown_at(p.fd.get(), name, new_uid, new_gid);
+                if (!r2 && r2.error().sys_errno != ENOENT)
+                    return r2;
+            }
+            return p.h->backend->chown_extra(p.fd.get(), new_uid, new_gid);
+        };
+        CGM_TRY(in_hierarchy(*p.h, act()));
+    }
+    return ok();
+}
+
+Result<void> Operations::chmod(const Caller& c, std::string_view controller, std::string_view cgroup,
+                               std::string_view file, int32_t mode) const {
+    Call call(*this, c);
+    auto hs = CGM_TRY(table_.resolve(controller));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
+    if (!file.empty())
+        CGM_TRY(check_key(file, KeyUse::Chmod, false));
+    if (mode < 0 || mode > 07777)
+        return make_error(ErrorKind::InvalidArgs, "invalid mode {:o}: must be between 0 and 07777", mode);
+    const Identity& r = *CGM_TRY(call.identity());
+
+    struct Planned {
+        const Hierarchy* h;
+        UniqueFd fd;
+    };
+    auto planned = CGM_TRY(plan_each<Planned>(hs, [&](const Hierarchy& h) -> Result<Planned> {
+        auto target = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
+        auto dir = CGM_TRY(cgfs::open_cgroup(h.root.get(), target));
+        std::string what = "cgroup " + target.absolute();
+        UniqueFd fd;
+        if (file.empty()) {
+            fd = std::move(dir);
+        } else {
+            auto f = cgfs::open_entry(dir.get(), file);
+            if (!f && f.error().sys_errno == ENOENT)
+                return make_error(ErrorKind::NotFound, "cgroup {} has no file '{}'", target.absolute(), file);
+            fd = CGM_TRY(std::move(f));
+            what = fmt::format("file '{}' of cgroup {}", file, target.absolute());
+        }
+        CGM_TRY(require_access(r, fd.get(), Access::ReadWrite, what));
+        return Planned{&h, std::move(fd)};
+    }));
+    for (auto& p : planned)
+        CGM_TRY(in_hierarchy(*p.h, cgfs::chmod_fd(p.fd.get(), static_cast<mode_t>(mode))));
+    return ok();
+}
+
+Result<void> Operations::move_pid(const Caller& c, std::string_view controller, std::string_view cgroup,
+                                  int32_t pid) const {
+    return move_pid_impl(c, controller, cgroup, pid, false);
+}
+
+Result<void> Operations::move_pid_abs(const Caller& c, std::string_view controller, std::string_view cgroup,
+                                      int32_t pid) const {
+    return move_pid_impl(c, controller, cgroup, pid, true);
+}
+
+Result<void> Operations::move_pid_impl(const Caller& c, std::string_view controller, std::string_view cgroup,
+                                       int32_t pid, bool abs) const {
+    Call call(*this, c);
+    CGM_TRY(call.require_same_ns("pid", abs ? "MovePidAbs from a different pid namespace requires a proxy (use MovePidAbsScm)"
+                                            : "MovePid from a different pid namespace requires a proxy (use MovePidScm)"));
+    auto hs = CGM_TRY(table_.resolve(controller));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
+    if (!abs && arg.leading_slash)
+        return make_error(ErrorKind::InvalidArgs,
+                          "MovePid takes a cgroup relative to the caller's; '{}' starts with '/' (use MovePidAbs)",
+                          cgroup);
+    pid_t v = CGM_TRY(victim_pid(pid));
+    auto status = CGM_TRY(proc_.status(v));
+    if (status.state == 'Z' || status.state == 'X')
+        return make_error(ErrorKind::NotFound, "process {} has exited", v);
+    if (status.kthread)
+        return make_error(ErrorKind::InvalidArgs, "process {} is a kernel thread", v);
+    const Identity& r = *CGM_TRY(call.identity());
+    if (!may_move_pid(r, v, status.real_uid()))
+        return make_error(ErrorKind::AccessDenied, "uid {} may not move process {} (owned by uid {})", r.cred.uid, v,
+                          status.real_uid());
+
+    struct Planned {
+        const Hierarchy* h;
+        UniqueFd fd;
+        PidTarget target;
+        CgroupPath path;
+    };
+    std::vector<Planned> planned;
+    for (const Hierarchy* hp : hs) {
+        const Hierarchy& h = *hp;
+        auto plan = [&]() -> Result<Planned> {
+            CgroupPath base;
+            if (!abs)
+                base = cut_proxy_suffix(CGM_TRY(call.requestor_cgroup(h)));
+            else if (!call.plain())
+                base = CGM_TRY(call.proxy_cgroup(h));
+            auto vcg = CGM_TRY(call.cgroup_of(v, h));
+            if (!vcg.is_under(base))
+                return make_error(ErrorKind::AccessDenied, "process {} is not in or below cgroup {}", v, base.absolute());
+            auto path = base.join(arg.path);
+            auto fd = CGM_TRY(cgfs::open_cgroup(h.root.get(), path));
+            CGM_TRY(require_access(r, fd.get(), Access::Read, "cgroup " + path.absolute()));
+            auto target = CGM_TRY(h.backend->pid_target(fd.get()));
+            auto file = cgfs::open_entry(fd.get(), target.auth_file);
+            if (!file)
+                return std::move(file).error().with_context("cgroup " + path.absolute());
+            CGM_TRY(require_access(r, file->get(), Access::Write,
+                                   fmt::format("file '{}' of cgroup {}", target.auth_file, path.absolute())));
+            return Planned{&h, std::move(fd), std::move(target), std::move(path)};
+        };
+        planned.push_back(CGM_TRY(in_hierarchy(h, plan())));
+    }
+
+    // Act: every hierarchy is tried; failures are reported together.
+    std::optional<Error> failure;
+    std::vector<std::string> failed;
+    const std::string line = fmt::format("{}\n", v);
+    for (auto& p : planned) {
+        auto act = [&]() -> Result<void> {
+            if (p.target.needs_leaf)
+                CGM_TRY(p.h->backend->prepare_pid_target(p.fd.get()));
+            auto w = cgfs::write_file(p.fd.get(), p.target.procs_file, line);
+            if (!w)
+                return std::move(w).error().with_context(fmt::format("moving {} to {}", v, p.path.absolute()));
+            return ok();
+        };
+        auto res = act();
+        if (!res) {
+            failed.push_back(p.h->display);
+            if (!failure)
+                failure = in_hierarchy(*p.h, std::move(res).error());
+        }
+    }
+    if (failure) {
+        if (failed.size() < planned.size())
+            failure->message += fmt::format(" (moved in {} of {} hierarchies)", planned.size() - failed.size(),
+                                            planned.size());
+        return std::move(*failure);
+    }
+    return ok();
+}
+
+Result<std::string> Operations::get_value(const Caller& c, std::string_view controller, std::string_view cgroup,
+                                          std::string_view key) const {
+    Call call(*this, c);
+    const Hierarchy* h = CGM_TRY(table_.resolve_one(controller));
+    CGM_TRY(check_key(key, KeyUse::Read, false));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
+    const Identity& r = *CGM_TRY(call.identity());
+    auto run = [&]() -> Result<std::string> {
+        auto target = CGM_TRY(call.read_target(*h, arg));
+        auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
+        CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
+        auto file = cgfs::open_entry(dir.get(), key);
+        if (!file && file.error().sys_errno == ENOENT)
+            return make_error(ErrorKind::NotFound, "cgroup {} has no file '{}'", target.absolute(), key);
+        auto fd = CGM_TRY(std::move(file));
+        CGM_TRY(require_access(r, fd.get(), Access::Read, fmt::format("file '{}' of cgroup {}", key, target.absolute())));
+        auto text = CGM_TRY(cgfs::read_file(dir.get(), key, limits::kMaxReadBytes));
+        return strip_trailing_newlines(std::move(text));
+    };
+    return in_hierarchy(*h, run());
+}
+
+Result<void> Operations::set_value(const Caller& c, std::string_view controller, std::string_view cgroup,
+                                   std::string_view key, std::string_view value) const {
+    Call call(*this, c);
+    const Hierarchy* h = CGM_TRY(table_.resolve_one(controller));
+    CGM_TRY(check_key(key, KeyUse::Read, false));  // syntax first, before anything is looked up
+    if (value.size() > limits::kMaxValueBytes)
+        return make_error(ErrorKind::LimitsExceeded, "value of {} bytes is longer than {} bytes", value.size(),
+                          limits::kMaxValueBytes);
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
+    const Identity& r = *CGM_TRY(call.identity());
+    CGM_TRY(check_key(key, KeyUse::Write, is_host_root(r)));
+    auto run = [&]() -> Result<void> {
+        auto target = CGM_TRY(call.read_target(*h, arg));
+        auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
+        CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
+        auto file = cgfs::open_entry(dir.get(), key);
+        if (!file && file.error().sys_errno == ENOENT)
+            return make_error(ErrorKind::NotFound, "cgroup {} has no file '{}'", target.absolute(), key);
+        auto fd = CGM_TRY(std::move(file));
+        CGM_TRY(require_access(r, fd.get(), Access::Write, fmt::format("file '{}' of cgroup {}", key, target.absolute())));
+        std::string data(value);
+        if (!data.empty() && data.back() != '\n')
+            data += '\n';
+        auto w = cgfs::write_file(dir.get(), key, data);
+        if (!w)
+            return std::move(w).error().with_context(fmt::format("cgroup {}", target.absolute()));
+        return h->backend->after_set_value(dir.get(), key, data);
+    };
+    return in_hierarchy(*h, run());
+}
+
+Result<Existed> Operations::remove(const Caller& c, std::string_view controller, std::string_view cgroup,
+                                   bool recursive) const {
+    Call call(*this, c);
+    auto hs = CGM_TRY(table_.resolve(controller));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));  // a leading '/' means nothing here (reference §3.3)
+    if (arg.path.empty())
+        return make_error(ErrorKind::InvalidArgs,
+                          "Remove needs a cgroup below the caller's own; '{}' names the caller's own cgroup", cgroup);
+    const Identity& r = *CGM_TRY(call.identity());
+
+    struct Planned {
+        const Hierarchy* h;
+        UniqueFd parent;  // invalid when the cgroup does not exist in this hierarchy
+        CgroupPath path;
+    };
+    auto planned = CGM_TRY(plan_each<Planned>(hs, [&](const Hierarchy& h) -> Result<Planned> {
+        auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
+        auto parent = cgfs::open_cgroup(h.root.get(), path.parent());
+        if (!parent && parent.error().kind == ErrorKind::NotFound)
+            return Planned{&h, UniqueFd(), path};
+        auto pfd = CGM_TRY(std::move(parent));
+        auto target = open_child_dir(pfd.get(), std::string(path.name()));
+        if (!target) {
+            if (target.error().sys_errno == ENOENT || target.error().sys_errno == ENOTDIR)
+                return Planned{&h, UniqueFd(), path};
+            return std::move(target).error().with_context(path.absolute());
+        }
+        CGM_TRY(require_access(r, pfd.get(), Access::Write, "cgroup " + path.parent().absolute()));
+        // Refuse now, with nothing removed, what the kernel would refuse halfway.
+        size_t budget = limits::kMaxWalkCgroups;
+        CGM_TRY(visit_tree(*h.backend, target->get(), path, budget, false,
+                           [&](int fd, const CgroupPath& at) -> Result<void> {
+                               if (!CGM_TRY(h.backend->read_tasks(fd)).empty())
+                                   return make_error(ErrorKind::Failed, "cgroup {} still has tasks", at.absolute());
+                               if (!recursive && at == path) {
+                                   for (const auto& child : CGM_TRY(cgfs::child_dirs(fd)))
+                                       if (!h.backend->is_hidden_child(child))
+                                           return make_error(ErrorKind::Failed,
+                                                             "cgroup {} has child cgroups; use a recursive remove",
+                                                             at.absolute());
+                               }
+                               return ok();
+                           }));
+        return Planned{&h, std::move(pfd), path};
+    }));
+
+    bool existed = false;
+    for (auto& p : planned) {
+        if (!p.parent)
+            continue;
+        CGM_TRY(in_hierarchy(*p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path,
+                                               OnError::Stop)));
+        existed = true;
+    }
+    return existed ? Existed::Yes : Existed::No;
+}
+
+Result<std::vector<int32_t>> Operations::get_tasks(const Caller& c, std::string_view controller,
+                                                   std::string_view cgroup) const {
+    Call call(*this, c);
+    const Hierarchy* h = CGM_TRY(table_.resolve_one(controller));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
+    const Identity& r = *CGM_TRY(call.identity());
+    auto run = [&]() -> Result<std::vector<int32_t>> {
+        auto target = CGM_TRY(call.read_target(*h, arg));
+        auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
+        CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
+        auto pids = CGM_TRY(h->backend->read_tasks(dir.get()));
+        return std::vector<int32_t>(pids.begin(), pids.end());
+    };
+    return in_hierarchy(*h, run());
+}
+
+Result<std::vector<int32_t>> Operations::get_tasks_recursive(const Caller& c, std::string_view controller,
+                                                             std::string_view cgroup) const {
+    Call call(*this, c);
+    auto hs = CGM_TRY(table_.resolve(controller));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
+    const Identity& r = *CGM_TRY(call.identity());
+    std::vector<int32_t> all;
+    std::optional<Error> skipped;
+    size_t done = 0;
+    for (const Hierarchy* h : hs) {
+        auto target = CGM_TRY(in_hierarchy(*h, call.read_target(*h, arg)));
+        auto collect = [&]() -> Result<void> {
+            auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
+            CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
+            size_t budget = limits::kMaxWalkCgroups;
+            return visit_tree(*h->backend, dir.get(), target, budget, true, [&](int fd, const CgroupPath&) -> Result<void> {
+                auto pids = h->backend->read_tasks(fd);
+                if (pids)
+                    all.insert(all.end(), pids->begin(), pids->end());
+                return ok();
+            });
+        };
+        auto res = collect();
+        if (!res) {
+            // A hierarchy where the cgroup is missing or unreadable is skipped (reference §3.5).
+            Error e = in_hierarchy(*h, std::move(res).error());
+            if (e.kind != ErrorKind::NotFound && e.kind != ErrorKind::AccessDenied)
+                return e;
+            if (!skipped)
+                skipped = std::move(e);
+            continue;
+        }
+        ++done;
+    }
+    if (done == 0 && skipped)
+        return std::move(*skipped);
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    return all;
+}
+
+Result<std::vector<std::string>> Operations::list_children(const Caller& c, std::string_view controller,
+                                                           std::string_view cgroup) const {
+    Call call(*this, c);
+    const Hierarchy* h = CGM_TRY(table_.resolve_one(controller));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
+    const Identity& r = *CGM_TRY(call.identity());
+    auto run = [&]() -> Result<std::vector<std::string>> {
+        auto target = CGM_TRY(call.read_target(*h, arg));
+        auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
+        CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
+        auto names = CGM_TRY(cgfs::child_dirs(dir.get()));
+        names.erase(std::remove_if(names.begin(), names.end(),
+                                   [&](const std::string& n) { return h->backend->is_hidden_child(n); }),
+                    names.end());
+        return names;
+    };
+    return in_hierarchy(*h, run());
+}
+
+Result<void> Operations::remove_on_empty(const Caller& c, std::string_view controller, std::string_view cgroup) const {
+    Call call(*this, c);
+    auto hs = CGM_TRY(table_.resolve(controller));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
+    const Identity& r = *CGM_TRY(call.identity());
+    struct Planned {
+        const Hierarchy* h;
+        UniqueFd fd;
+        CgroupPath path;
+    };
+    auto planned = CGM_TRY(plan_each<Planned>(hs, [&](const Hierarchy& h) -> Result<Planned> {
+        auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
+        auto fd = CGM_TRY(cgfs::open_cgroup(h.root.get(), path));
+        CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
+        return Planned{&h, std::move(fd), std::move(path)};
+    }));
+    for (auto& p : planned) {
+        auto act = [&]() -> Result<void> {
+            if (!CGM_TRY(p.h->backend->mark_remove_on_empty(*p.h, p.fd.get())))
+                CGM_TRY(watcher_.watch(*p.h, p.path));
+            return ok();
+        };
+        CGM_TRY(in_hierarchy(*p.h, act()));
+    }
+    return ok();
+}
+
+Result<void> Operations::prune(const Caller& c, std::string_view controller, std::string_view cgroup) const {
+    Call call(*this, c);
+    auto hs = CGM_TRY(table_.resolve(controller));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
+    const Identity& r = *CGM_TRY(call.identity());
+    std::optional<Error> first;
+    size_t done = 0;
+    for (const Hierarchy* h : hs) {
+        auto run = [&]() -> Result<void> {
+            auto path = CGM_TRY(call.requestor_cgroup(*h)).join(arg.path);
+            auto fd = CGM_TRY(cgfs::open_cgroup(h->root.get(), path));
+            CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
+            // Mark the whole subtree first, then remove what is empty now, bottom-up; what is
+            // still busy goes when it empties.
+            size_t budget = limits::kMaxWalkCgroups;
+            CGM_TRY(visit_tree(*h->backend, fd.get(), path, budget, true, [&](int dfd, const CgroupPath& at) -> Result<void> {
+                if (!CGM_TRY(h->backend->mark_remove_on_empty(*h, dfd)))
+                    CGM_TRY(watcher_.watch(*h, at));
+                return ok();
+            }));
+            if (path.empty())
+                return ok();  // the hierarchy root itself is never removed
+            auto parent = CGM_TRY(cgfs::open_cgroup(h->root.get(), path.parent()));
+            return remove_tree(*h->backend, parent.get(), std::string(path.name()), path, OnError::Ignore);
+        };
+        auto res = run();
+        if (!res) {
+            // In a list, one hierarchy's failure does not fail the call (reference §3.5).
+            if (!first)
+                first = in_hierarchy(*h, std::move(res).error());
+            continue;
+        }
+        ++done;
+    }
+    if (done == 0 && first)
+        return std::move(*first);
+    return ok();
+}
+
+std::vector<std::string> Operations::list_controllers() const { return table_.controller_names(); }
+
+Result<std::vector<KeyInfo>> Operations::list_keys(const Caller& c, std::string_view controller,
+                                                   std::string_view cgroup) const {
+    Call call(*this, c);
+    const Hierarchy* h = CGM_TRY(table_.resolve_one(controller));
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
+    const Identity& r = *CGM_TRY(call.identity());
+    auto run = [&]() -> Result<std::vector<KeyInfo>> {
+        auto target = CGM_TRY(call.read_target(*h, arg));
+        auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
+        CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
+        // Owners are shown as the requestor's user namespace sees them; without readable maps,
+        // untranslated (reference §4.2 ListKeys).
+        auto uid_map = proc_.uid_map(r.cred.pid);
+        auto gid_map = proc_.gid_map(r.cred.pid);
+        auto translate = [](const Result<IdMap>& map, uint32_t id) -> uint32_t {
+            if (!map)
+                return id;
+            return map->to_ns(id).value_or(0xffffffffU);
+        };
+        std::vector<KeyInfo> keys;
+        for (const auto& name : CGM_TRY(cgfs::files(dir.get()))) {
+            KeyInfo k;
+            k.name = name;
+            auto st = sys::lstatat(dir.get(), name);
+            if (st) {
+                k.uid = translate(uid_map, st->st_uid);
+                k.gid = translate(gid_map, st->st_gid);
+                k.perms = st->st_mode;
+            } else {
+                k.uid = k.gid = 0xffffffffU;
+            }
+            keys.push_back(std::move(k));
+        }
+        return keys;
+    };
+    return in_hierarchy(*h, run());
+}
+
+}  // namespace cgm

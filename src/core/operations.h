@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Operations: one transport-free function per API verb (reference §4.2 and the table of §3.3,
+// as amended by DESIGN §2). Each takes the Caller (proxy + requestor credentials), the
+// controller argument and the method's own arguments, and returns a Result.
+//
+// General rules:
+//  - Every check happens before anything changes. Methods that act on several hierarchies
+//    first plan every hierarchy (resolve, authorize), then act; Create rolls back what it made
+//    when a later step fails.
+//  - In a controller list, a hierarchy where the caller is merely not allowed (AccessDenied) is
+//    skipped, as in the original; when every listed hierarchy is skipped, the call fails with the
+//    first refusal.
+//  - Paths: see cgroup_path.h for what a valid path is, and each method below for what a
+//    leading '/' means.
+//  - Errors name the hierarchy ("memory: ...") when one is involved.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cgmanager/result.h"
+#include "core/credentials.h"
+#include "core/empty_watch.h"
+#include "core/hierarchy.h"
+#include "core/limits.h"
+#include "core/proc_source.h"
+
+namespace cgm {
+
+/// Create's and Remove's "existed" answer; on the wire 1 and -1.
+enum class Existed { Yes, No };
+inline int32_t wire_value(Existed e) { return e == Existed::Yes ? 1 : -1; }
+
+/// One ListKeys entry: a file of the cgroup with owner ids as the requestor's user namespace
+/// sees them (0xffffffff when unmapped) and the full st_mode.
+struct KeyInfo {
+    std::string name;
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    uint32_t perms = 0;
+    bool operator==(const KeyInfo&) const = default;
+};
+
+struct OperationsConfig {
+    /// Deepest cgroup Create makes, counted in components below the hierarchy root (--max-depth).
+    int max_depth = limits::kDefaultMaxDepth;
+};
+
+class Operations {
+public:
+    Operations(const HierarchyTable& table, const ProcSource& proc, EmptyWatcher& watcher, OperationsConfig config = {})
+        : table_(table), proc_(proc), watcher_(watcher), config_(config) {}
+
+    /// The victim's cgroup relative to the requestor's: "/" when equal, else "a/b" (no leading
+    /// '/'). The victim must be at or below the requestor. Plain calls need the caller in the
+    /// daemon's pid namespace.
+    Result<std::string> get_pid_cgroup(const Caller& c, std::string_view controller, int32_t pid) const;
+    /// The victim's cgroup as "/a/b" (or "/") from the hierarchy root for plain calls, from the
+    /// proxy's cgroup for Scm calls (the victim must be below it).
+    Result<std::string> get_pid_cgroup_abs(const Caller& c, std::string_view controller, int32_t pid) const;
+
+    /// Create a cgroup (every missing component) below the requestor's cgroup; a leading '/' is
+    /// ignored. New directories and all their files are owned by the requestor. "" does nothing
+    /// and answers Existed::No. Existed::Yes when the last component existed in any hierarchy.
+    Result<Existed> create(const Caller& c, std::string_view controller, std::string_view cgroup) const;
+    /// Give a cgroup below the requestor's (directory plus the delegated files) to uid:gid.
+    /// The requestor must be root in its user namespace; plain calls need the daemon's userns.
+    Result<void> chown(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t uid,
+                       int32_t gid) const;
+    /// chmod a cgroup directory (file "") or one file of it.
+    Result<void> chmod(const Caller& c, std::string_view controller, std::string_view cgroup, std::string_view file,
+                       int32_t mode) const;
+    /// Move a process into a cgroup relative to the requestor's cgroup; a leading '/' is refused.
+    Result<void> move_pid(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t pid) const;
+    /// Move a process into a cgroup relative to the hierarchy root (plain) or the proxy's cgroup (Scm).
+    Result<void> move_pid_abs(const Caller& c, std::string_view controller, std::string_view cgroup,
+                              int32_t pid) const;
+    /// Read a file of a cgroup, trailing newlines stripped. The cgroup is relative to the
+    /// requestor's, or absolute with a leading '/', and must be at or below the proxy's cgroup.
+    Result<std::string> get_value(const Caller& c, std::string_view controller, std::string_view cgroup,
+                                  std::string_view key) const;
+    /// Write a file of a cgroup (a newline is appended when missing). Same paths as get_value.
+    Result<void> set_value(const Caller& c, std::string_view controller, std::string_view cgroup, std::string_view key,
+                           std::string_view value) const;
+    /// Remove a cgroup below the requestor's; `recursive` removes its descendants too. A cgroup
+    /// that still has tasks anywhere in the removed subtree is refused with nothing removed.
+    Result<Existed> remove(const Caller& c, std::string_view controller, std::string_view cgroup,
+                           bool recursive) const;
+    /// Pids in a cgroup (v1: thread ids), sorted. Same paths as get_value.
+    Result<std::vector<int32_t>> get_tasks(const Caller& c, std::string_view controller,
+                                           std::string_view cgroup) const;
+    /// Pids in a cgroup and all its descendants, over every listed hierarchy, sorted and unique.
+    Result<std::vector<int32_t>> get_tasks_recursive(const Caller& c, std::string_view controller,
+                                                     std::string_view cgroup) const;
+    /// Names of the child cgroups, in directory order. Same paths as get_value.
+    Result<std::vector<std::string>> list_children(const Caller& c, std::string_view controller,
+                                                   std::string_view cgroup) const;
+    /// Have a cgroup below the requestor's removed once it is empty.
+    Result<void> remove_on_empty(const Caller& c, std::string_view controller, std::string_view cgroup) const;
+    /// Mark a subtree for removal when empty and remove what is empty now, bottom-up.
+    Result<void> prune(const Caller& c, std::string_view controller, std::string_view cgroup) const;
+    /// One entry per hierarchy (see hierarchy.h).
+    std::vector<std::string> list_controllers() const;
+    /// The regular files of a cgroup with owners and modes. Same paths as get_value.
+    Result<std::vector<KeyInfo>> list_keys(const Caller& c, std::string_view controller,
+                                           std::string_view cgroup) const;
+
+    const HierarchyTable& table() const { return table_; }
+
+private:
+    class Call;
+    Result<void> move_pid_impl(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t pid,
+                               bool abs) const;
+
+    const HierarchyTable& table_;
+    const ProcSource& proc_;
+    EmptyWatcher& watcher_;
+    OperationsConfig config_;
+};
+
+}  // namespace cgm

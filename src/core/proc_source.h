@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Where process facts come from: /proc/<pid>/{cgroup,status,uid_map,gid_map,ns/*}. Operations
+// read them through this interface, so the source can be swapped (a pidfd-pinned reader, a
+// test double) without touching the verbs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cgmanager/result.h"
+#include "core/policy.h"
+#include "core/proc_parse.h"
+#include "core/sys.h"
+
+namespace cgm {
+
+/// Identity of a namespace: device and inode of its /proc/<pid>/ns/<type> file.
+struct NsId {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    bool operator==(const NsId&) const = default;
+};
+
+class ProcSource {
+public:
+    virtual ~ProcSource() = default;
+    /// The text of /proc/<pid>/<file>. A missing process gives NotFound naming the pid.
+    virtual Result<std::string> read(pid_t pid, std::string_view file) const = 0;
+    /// The identity of /proc/<pid>/ns/<type>; pid 0 means the daemon itself.
+    virtual Result<NsId> ns_id(pid_t pid, std::string_view type) const = 0;
+
+    Result<std::vector<ProcCgroupLine>> cgroups(pid_t pid) const;
+    Result<ProcStatus> status(pid_t pid) const;
+    Result<IdMap> uid_map(pid_t pid) const;
+    Result<IdMap> gid_map(pid_t pid) const;
+    /// The credential plus the id maps of the process's user namespace.
+    Result<Identity> identity(const Ucred& cred) const;
+    /// Whether pid lives in the same namespace of `type` ("pid", "user") as the daemon.
+    Result<bool> same_namespace(pid_t pid, std::string_view type) const;
+};
+
+/// The real /proc, read through one directory fd opened at construction.
+class SystemProc final : public ProcSource {
+public:
+    static Result<SystemProc> open(const std::string& proc_root = "/proc");
+    Result<std::string> read(pid_t pid, std::string_view file) const override;
+    Result<NsId> ns_id(pid_t pid, std::string_view type) const override;
+
+private:
+    explicit SystemProc(UniqueFd fd) : proc_(std::move(fd)) {}
+    UniqueFd proc_;
+};
+
+}  // namespace cgm

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/safe_walk.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+namespace cgm {
+
+namespace {
+
+std::atomic<int> g_openat2_state{-1};  // -1 unknown, 0 usable, 1 disabled or missing
+
+bool openat2_usable() {
+    int s = g_openat2_state.load(std::memory_order_relaxed);
+    if (s < 0) {
+        const char* env = std::getenv("CGM_NO_OPENAT2");
+        s = env && std::string_view(env) == "1" ? 1 : 0;
+        g_openat2_state.store(s, std::memory_order_relaxed);
+    }
+    return s == 0;
+}
+
+Result<UniqueFd> open_fallback(int rootfd, const std::string& rel, int flags) {
+    struct stat root_st {};
+    if (::fstatat(rootfd, "", &root_st, AT_EMPTY_PATH) < 0)
+        return errno_error(errno, "stat hierarchy root");
+    if (rel == "." || rel.empty())
+        return sys::openat(rootfd, ".", flags | O_NOFOLLOW);
+    UniqueFd cur;
+    int dirfd = rootfd;
+    size_t start = 0;
+    for (;;) {
+        size_t slash = rel.find('/', start);
+        bool last = slash == std::string::npos;
+        std::string comp = rel.substr(start, last ? std::string::npos : slash - start);
+        if (comp.empty() || comp == "." || comp == "..")
+            return Error(ErrorKind::InvalidArgs, "path '" + rel + "' has an empty, '.' or '..' component", EINVAL);
+        int f = last ? (flags | O_NOFOLLOW) : (O_PATH | O_DIRECTORY | O_NOFOLLOW);
+        int fd;
+        do
+            fd = ::openat(dirfd, comp.c_str(), f | O_CLOEXEC);
+        while (fd < 0 && errno == EINTR);
+        if (fd < 0) {
+            // O_PATH|O_NOFOLLOW on a symlink succeeds and returns the link itself; a non-O_PATH
+            // open reports ELOOP. Report both as the same problem.
+            return errno_error(errno, "open {}", rel);
+        }
+        UniqueFd next(fd);
+        struct stat st {};
+        if (::fstatat(fd, "", &st, AT_EMPTY_PATH) < 0)
+            return errno_error(errno, "stat {}", rel);
+        if (S_ISLNK(st.st_mode))
+            return errno_error(ELOOP, "open {}", rel);
+        if (st.st_dev != root_st.st_dev)
+            return errno_error(EXDEV, "open {}", rel);
+        if (last)
+            return next;
+        cur = std::move(next);
+        dirfd = cur.get();
+        start = slash + 1;
+    }
+}
+
+}  // namespace
+
+void set_openat2_disabled(bool disabled) { g_openat2_state.store(disabled ? 1 : 0, std::memory_order_relaxed); }
+
+bool openat2_disabled() { return !openat2_usable(); }
+
+Result<UniqueFd> open_beneath(int rootfd, const std::string& rel, int flags) {
+    if (!rel.empty() && rel.front() == '/')
+        return Error(ErrorKind::InvalidArgs, "path '" + rel + "' is absolute", EINVAL);
+    if (openat2_usable()) {
+        struct open_how how {};
+        how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+        const char* path = rel.empty() ? "." : rel.c_str();
+        long fd;
+        do
+            fd = ::syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+        while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+        if (fd >= 0)
+            return UniqueFd(static_cast<int>(fd));
+        if (errno != ENOSYS)
+            return errno_error(errno, "open {}", rel);
+        g_openat2_state.store(1, std::memory_order_relaxed);
+    }
+    return open_fallback(rootfd, rel, flags);
+}
+
+}  // namespace cgm

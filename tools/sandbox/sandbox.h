@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The test sandbox (DESIGN §5): run a command where every cgroup hierarchy is rooted at a fresh
+// cgroup of our own, so that nothing it does can reach the host's cgroups.
+//
+//  1. For every mounted hierarchy, create cgmtest-<pid> under the runner's current cgroup.
+//  2. Fork a child that moves itself into those cgroups, then unshares cgroup, mount and pid
+//     namespaces (cgroup "/" is now the sandbox in every hierarchy).
+//  3. In there: "/" is made recursively private, /proc is mounted for the new pid namespace, a
+//     tmpfs goes on /sys/fs/cgroup and on /run, and the hierarchies are mounted again (they
+//     appear rooted at the sandbox). The command runs as a child of a tiny init (pid 1), so when
+//     it exits every process it left behind is killed by the kernel.
+//  4. Afterwards the runner waits until the sandbox cgroups are empty, removes them deepest first,
+//     and checks that the host's cgroup tree below its own cgroups is exactly as before (no
+//     cgroup left or lost, same owners and modes, the runner still in its own cgroups).
+//
+// Refusals (nothing is created): not root; a hierarchy the process belongs to is not mounted
+// where it can be sandboxed; the sandbox name already exists; unshare fails.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cgm::sandbox {
+
+/// Exit status of run() when the sandbox itself failed (not the command).
+inline constexpr int kSandboxFailure = 125;
+
+/// Environment variable set inside the sandbox to the sandbox's name.
+inline constexpr const char* kSandboxEnv = "CGM_SANDBOX";
+
+struct Options {
+    std::vector<std::string> command;  ///< argv of the command (execvp)
+    bool verbose = false;              ///< describe each step on stderr
+};
+
+/// Run the command in a new sandbox and clean up. Returns the command's exit status (128 + signal
+/// when it was killed), or kSandboxFailure when the sandbox could not be set up or cleaned up.
+int run(const Options& options);
+
+/// Whether this process runs inside a sandbox made by run().
+bool inside();
+
+}  // namespace cgm::sandbox
