@@ -58,6 +58,10 @@ struct [[nodiscard]] Error {
 /// The kind matching an errno value.
 ErrorKind kind_for_errno(int err);
 
+/// A client-supplied string made safe for an error message: in single quotes, control characters
+/// escaped as \xNN, cut after 80 characters.
+std::string quoted(std::string_view s);
+
 template <typename... Args>
 Error make_error(ErrorKind kind, fmt::format_string<Args...> f, Args&&... args) {
     return Error(kind, fmt::format(f, std::forward<Args>(args)...));

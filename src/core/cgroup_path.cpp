@@ -5,28 +5,6 @@
 
 namespace cgm {
 
-namespace {
-
-// Printable form of a client-supplied string for error messages: control characters escaped,
-// at most 80 characters.
-std::string quote(std::string_view s) {
-    std::string out = "'";
-    size_t n = 0;
-    for (char c : s) {
-        if (++n > 80) {
-            out += "...";
-            break;
-        }
-        auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f)
-            out += fmt::format("\\x{:02x}", u);
-        else
-            out += c;
-    }
-    return out + "'";
-}
-
-}  // namespace
 
 Result<void> CgroupPath::validate_component(std::string_view name) {
     if (name.empty())
@@ -38,11 +16,11 @@ Result<void> CgroupPath::validate_component(std::string_view name) {
                           name.size(), limits::kMaxComponentBytes);
     for (char c : name) {
         if (c == '\0')
-            return make_error(ErrorKind::InvalidArgs, "path component {} contains a NUL byte", quote(name));
+            return make_error(ErrorKind::InvalidArgs, "path component {} contains a NUL byte", quoted(name));
         if (c == '\n')
-            return make_error(ErrorKind::InvalidArgs, "path component {} contains a newline", quote(name));
+            return make_error(ErrorKind::InvalidArgs, "path component {} contains a newline", quoted(name));
         if (c == '/')
-            return make_error(ErrorKind::InvalidArgs, "name {} contains '/'", quote(name));
+            return make_error(ErrorKind::InvalidArgs, "name {} contains '/'", quoted(name));
     }
     if (name == kLeafName)
         return make_error(ErrorKind::InvalidArgs, "'{}' is a reserved name", kLeafName);
@@ -50,11 +28,12 @@ Result<void> CgroupPath::validate_component(std::string_view name) {
 }
 
 Result<CgroupPath> CgroupPath::parse(std::string_view text) {
+    const std::string_view given = text;
     if (text.size() > limits::kMaxPathBytes)
         return make_error(ErrorKind::LimitsExceeded, "cgroup path of {} bytes is longer than {} bytes", text.size(),
                           limits::kMaxPathBytes);
     if (!text.empty() && text.front() == '/')
-        return make_error(ErrorKind::InvalidArgs, "cgroup path {} must be relative", quote(text));
+        return make_error(ErrorKind::InvalidArgs, "cgroup path {} must be relative", quoted(text));
     if (!text.empty() && text.back() == '/')
         text.remove_suffix(1);
     std::vector<std::string> parts;
@@ -66,7 +45,7 @@ Result<CgroupPath> CgroupPath::parse(std::string_view text) {
         std::string_view comp = text.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
         auto r = validate_component(comp);
         if (!r)
-            return std::move(r).error().with_context(fmt::format("invalid cgroup path {}", quote(text)));
+            return std::move(r).error().with_context(fmt::format("invalid cgroup path {}", quoted(given)));
         parts.emplace_back(comp);
         if (slash == std::string_view::npos)
             break;
@@ -77,14 +56,14 @@ Result<CgroupPath> CgroupPath::parse(std::string_view text) {
 
 Result<CgroupPath> CgroupPath::from_kernel(std::string_view text) {
     if (text.empty() || text.front() != '/')
-        return make_error(ErrorKind::Failed, "unexpected cgroup path {} from the kernel", quote(text));
+        return make_error(ErrorKind::Failed, "unexpected cgroup path {} from the kernel", quoted(text));
     std::vector<std::string> parts;
     size_t start = 1;
     while (start < text.size()) {
         size_t slash = text.find('/', start);
         std::string_view comp = text.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
         if (comp == "..")
-            return make_error(ErrorKind::NotFound, "cgroup {} lies outside the daemon's cgroup namespace", quote(text));
+            return make_error(ErrorKind::NotFound, "cgroup {} lies outside the daemon's cgroup namespace", quoted(text));
         if (!comp.empty())
             parts.emplace_back(comp);
         if (slash == std::string_view::npos)
@@ -162,11 +141,14 @@ CgroupPath CgroupPath::without_suffix(size_t n) const {
 Result<CgroupArg> parse_cgroup_arg(std::string_view text) {
     CgroupArg arg;
     const std::string_view full = text;
+    if (text.size() > limits::kMaxPathBytes)
+        return make_error(ErrorKind::LimitsExceeded, "cgroup path of {} bytes is longer than {} bytes", text.size(),
+                          limits::kMaxPathBytes);
     if (!text.empty() && text.front() == '/') {
         arg.leading_slash = true;
         text.remove_prefix(1);
         if (!text.empty() && text.front() == '/')
-            return make_error(ErrorKind::InvalidArgs, "invalid cgroup path {}: empty path component", quote(full));
+            return make_error(ErrorKind::InvalidArgs, "invalid cgroup path {}: empty path component", quoted(full));
     }
     arg.path = CGM_TRY(CgroupPath::parse(text));
     return arg;

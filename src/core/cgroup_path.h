@@ -55,8 +55,9 @@ public:
     bool is_under(const CgroupPath& ancestor) const;
     /// This path relative to `ancestor`, or nullopt if it is not under it.
     std::optional<CgroupPath> relative_to(const CgroupPath& ancestor) const;
-    /// The path with a final component equal to `name` removed (for the init.scope cut).
+    /// Whether the last components equal `suffix` (for the init.scope cut).
     bool ends_with(const CgroupPath& suffix) const;
+    /// The path with its last n components removed.
     CgroupPath without_suffix(size_t n) const;
 
     bool operator==(const CgroupPath& o) const { return parts_ == o.parts_; }

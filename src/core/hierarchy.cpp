@@ -260,8 +260,8 @@ Result<std::vector<const Hierarchy*>> HierarchyTable::resolve(std::string_view a
     std::vector<const Hierarchy*> out;
     if (std::find(tokens.begin(), tokens.end(), "all") != tokens.end()) {
         if (tokens.size() > 1)
-            return make_error(ErrorKind::InvalidArgs, "controller list '{}': 'all' cannot be combined with other controllers",
-                              arg);
+            return make_error(ErrorKind::InvalidArgs,
+                              "controller list {}: 'all' cannot be combined with other controllers", quoted(arg));
         for (const auto& h : list_)
             out.push_back(h.get());
         return out;
@@ -269,12 +269,12 @@ Result<std::vector<const Hierarchy*>> HierarchyTable::resolve(std::string_view a
     std::set<std::string> seen;
     for (const auto& tok : tokens) {
         if (tok.empty())
-            return make_error(ErrorKind::InvalidArgs, "controller list '{}' has an empty entry", arg);
+            return make_error(ErrorKind::InvalidArgs, "controller list {} has an empty entry", quoted(arg));
         if (!seen.insert(tok).second)
-            return make_error(ErrorKind::InvalidArgs, "controller list '{}' names '{}' twice", arg, tok);
+            return make_error(ErrorKind::InvalidArgs, "controller list {} names {} twice", quoted(arg), quoted(tok));
         const Hierarchy* h = find(tok);
         if (!h)
-            return make_error(ErrorKind::InvalidArgs, "unknown controller '{}'", tok);
+            return make_error(ErrorKind::InvalidArgs, "unknown controller {}", quoted(tok));
         if (std::find(out.begin(), out.end(), h) == out.end())
             out.push_back(h);
     }
@@ -282,12 +282,12 @@ Result<std::vector<const Hierarchy*>> HierarchyTable::resolve(std::string_view a
 }
 
 Result<const Hierarchy*> HierarchyTable::resolve_one(std::string_view arg) const {
-    if (arg == "all")
+    if (arg == "all" || arg == "all,")
         return make_error(ErrorKind::InvalidArgs, "this method acts on one hierarchy; 'all' is not accepted");
     auto hs = CGM_TRY(resolve(arg));
     if (hs.size() != 1)
-        return make_error(ErrorKind::InvalidArgs,
-                          "controllers '{}' are not co-mounted; this method acts on one hierarchy", arg);
+        return make_error(ErrorKind::InvalidArgs, "controllers {} are not co-mounted; this method acts on one hierarchy",
+                          quoted(arg));
     return hs.front();
 }
 

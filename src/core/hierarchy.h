@@ -11,8 +11,9 @@
 //  - A controller token addresses the hierarchy that has it: "memory"; "name=systemd" or just
 //    "systemd"; "unified" or any controller available in v2. A v1 hierarchy wins where both have
 //    a controller.
-//  - Entries are ordered alphabetically by their first controller name ("name=" stripped), which
-//    is the order of "all" and of ListControllers.
+//  - Entries are ordered alphabetically by the smallest of their controller names ("name="
+//    stripped; "net_prio,net_cls" sorts as net_cls), which is the order of "all" and of
+//    ListControllers.
 //  - Planning (what to mount) is pure; mounting is in mounts.h.
 #pragma once
 
@@ -56,8 +57,9 @@ struct HierarchyPlan {
 
 /// Decide which hierarchies to manage: every cgroup v1 hierarchy and the cgroup2 hierarchy that
 /// the host has mounted, plus -m extras, minus -M skips. Kernel controllers that are enabled but
-/// bound to no hierarchy get a new v1 hierarchy only when the host has no cgroup2 mounted: where
-/// cgroup2 is mounted such controllers belong to it and are never taken away unless -m names them.
+/// bound to no hierarchy get a new v1 hierarchy only when cgroup2 is neither mounted on the host
+/// nor requested with -m unified: otherwise such controllers belong to cgroup2 and are never taken
+/// away from it unless -m names them.
 Result<HierarchyPlan> plan_hierarchies(const HierarchyPlanInput& in);
 
 /// One managed hierarchy.

@@ -431,9 +431,9 @@ Result<void> Operations::chmod(const Caller& c, std::string_view controller, std
         } else {
             auto f = cgfs::open_entry(dir.get(), file);
             if (!f && f.error().sys_errno == ENOENT)
-                return make_error(ErrorKind::NotFound, "cgroup {} has no file '{}'", target.absolute(), file);
+                return make_error(ErrorKind::NotFound, "cgroup {} has no file {}", target.absolute(), quoted(file));
             fd = CGM_TRY(std::move(f));
-            what = fmt::format("file '{}' of cgroup {}", file, target.absolute());
+            what = fmt::format("file {} of cgroup {}", quoted(file), target.absolute());
         }
         CGM_TRY(require_access(r, fd.get(), Access::ReadWrite, what));
         return Planned{&h, std::move(fd)};
@@ -462,8 +462,8 @@ Result<void> Operations::move_pid_impl(const Caller& c, std::string_view control
     auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
     if (!abs && arg.leading_slash)
         return make_error(ErrorKind::InvalidArgs,
-                          "MovePid takes a cgroup relative to the caller's; '{}' starts with '/' (use MovePidAbs)",
-                          cgroup);
+                          "MovePid takes a cgroup relative to the caller's; {} starts with '/' (use MovePidAbs)",
+                          quoted(cgroup));
     pid_t v = CGM_TRY(victim_pid(pid));
     auto status = CGM_TRY(proc_.status(v));
     if (status.state == 'Z' || status.state == 'X')
@@ -549,9 +549,9 @@ Result<std::string> Operations::get_value(const Caller& c, std::string_view cont
         CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
         auto file = cgfs::open_entry(dir.get(), key);
         if (!file && file.error().sys_errno == ENOENT)
-            return make_error(ErrorKind::NotFound, "cgroup {} has no file '{}'", target.absolute(), key);
+            return make_error(ErrorKind::NotFound, "cgroup {} has no file {}", target.absolute(), quoted(key));
         auto fd = CGM_TRY(std::move(file));
-        CGM_TRY(require_access(r, fd.get(), Access::Read, fmt::format("file '{}' of cgroup {}", key, target.absolute())));
+        CGM_TRY(require_access(r, fd.get(), Access::Read, fmt::format("file {} of cgroup {}", quoted(key), target.absolute())));
         auto text = CGM_TRY(cgfs::read_file(dir.get(), key, limits::kMaxReadBytes));
         return strip_trailing_newlines(std::move(text));
     };
@@ -575,9 +575,9 @@ Result<void> Operations::set_value(const Caller& c, std::string_view controller,
         CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
         auto file = cgfs::open_entry(dir.get(), key);
         if (!file && file.error().sys_errno == ENOENT)
-            return make_error(ErrorKind::NotFound, "cgroup {} has no file '{}'", target.absolute(), key);
+            return make_error(ErrorKind::NotFound, "cgroup {} has no file {}", target.absolute(), quoted(key));
         auto fd = CGM_TRY(std::move(file));
-        CGM_TRY(require_access(r, fd.get(), Access::Write, fmt::format("file '{}' of cgroup {}", key, target.absolute())));
+        CGM_TRY(require_access(r, fd.get(), Access::Write, fmt::format("file {} of cgroup {}", quoted(key), target.absolute())));
         std::string data(value);
         if (!data.empty() && data.back() != '\n')
             data += '\n';
@@ -596,7 +596,7 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
     auto arg = CGM_TRY(parse_cgroup_arg(cgroup));  // a leading '/' means nothing here (reference §3.3)
     if (arg.path.empty())
         return make_error(ErrorKind::InvalidArgs,
-                          "Remove needs a cgroup below the caller's own; '{}' names the caller's own cgroup", cgroup);
+                          "Remove needs a cgroup below the caller's own; {} names the caller's own cgroup", quoted(cgroup));
     const Identity& r = *CGM_TRY(call.identity());
 
     struct Planned {

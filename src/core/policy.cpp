@@ -55,13 +55,13 @@ Result<void> check_key(std::string_view key, KeyUse use, bool host_root) {
     if (key.empty())
         return make_error(ErrorKind::InvalidArgs, "empty key");
     if (key == "." || key == "..")
-        return make_error(ErrorKind::InvalidArgs, "key '{}' is not a file name", key);
+        return make_error(ErrorKind::InvalidArgs, "key {} is not a file name", quoted(key));
     if (key.size() > limits::kMaxKeyBytes)
         return make_error(ErrorKind::LimitsExceeded, "key of {} bytes is longer than {} bytes", key.size(),
                           limits::kMaxKeyBytes);
     for (char c : key) {
         if (c == '/' || c == '\\')
-            return make_error(ErrorKind::InvalidArgs, "key '{}' must be a single file name (no '{}')", key, c);
+            return make_error(ErrorKind::InvalidArgs, "key {} must be a single file name (no '{}')", quoted(key), c);
         if (c == '\0' || c == '\n')
             return make_error(ErrorKind::InvalidArgs, "key contains a {} byte", c == '\0' ? "NUL" : "newline");
     }
@@ -69,14 +69,14 @@ Result<void> check_key(std::string_view key, KeyUse use, bool host_root) {
         return ok();
     for (auto p : kProtectedKeys)
         if (key == p)
-            return make_error(ErrorKind::AccessDenied, "key '{}' cannot be written with SetValue{}", key,
+            return make_error(ErrorKind::AccessDenied, "key {} cannot be written with SetValue{}", quoted(key),
                               key == "tasks" || key == "cgroup.procs" || key == "cgroup.threads"
                                   ? " (use MovePid)"
                                   : key == "notify_on_release" ? " (use RemoveOnEmpty)" : "");
     if (!host_root)
         for (auto p : kHostRootOnlyKeys)
             if (key == p)
-                return make_error(ErrorKind::AccessDenied, "key '{}' may only be written by host root", key);
+                return make_error(ErrorKind::AccessDenied, "key {} may only be written by host root", quoted(key));
     return ok();
 }
 

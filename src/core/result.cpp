@@ -52,6 +52,23 @@ ErrorKind kind_for_errno(int err) {
     }
 }
 
+std::string quoted(std::string_view s) {
+    std::string out = "'";
+    size_t n = 0;
+    for (char c : s) {
+        if (++n > 80) {
+            out += "...";
+            break;
+        }
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f)
+            out += fmt::format("\\x{:02x}", u);
+        else
+            out += c;
+    }
+    return out + "'";
+}
+
 Error Error::from_errno(int err, std::string_view what) {
     return Error(kind_for_errno(err), fmt::format("{}: {}", what, std::strerror(err)), err);
 }
