@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// What system-tier tests stand on, inside the sandbox: the real hierarchy table mounted privately
+// exactly as the daemon does it, Operations over it, helper processes with other uids or in user
+// namespaces, and direct cgroupfs inspection to check side effects.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/credentials.h"
+#include "core/empty_watch.h"
+#include "core/hierarchy.h"
+#include "core/operations.h"
+#include "core/proc_source.h"
+
+namespace cgm::test {
+
+/// Set when the tests cannot run here (then every system test skips with this reason).
+void set_skip_reason(std::string reason);
+const std::string& skip_reason();
+
+#define CGM_SKIP_UNLESS_SANDBOXED()                              \
+    do {                                                         \
+        if (!::cgm::test::skip_reason().empty())                 \
+            GTEST_SKIP() << ::cgm::test::skip_reason();          \
+    } while (0)
+
+/// The daemon's view, set up once per process: private mount namespace, hierarchies mounted
+/// under a private rundir by the daemon's own code.
+class SystemEnv {
+public:
+    static SystemEnv& get();
+
+    const HierarchyTable& table() const { return table_; }
+    const ProcSource& proc() const { return *proc_; }
+    WatchList& watches() { return watches_; }
+    /// Operations with the default configuration.
+    const Operations& ops() const { return *ops_; }
+    /// Operations with another configuration (same table and /proc).
+    Operations ops_with(OperationsConfig cfg) { return Operations(table_, *proc_, watches_, cfg); }
+
+    /// The hierarchy a token names; fails the test if missing.
+    const Hierarchy& hierarchy(std::string_view token) const;
+    /// The directory of a cgroup ("/a/b" or "a/b", from the hierarchy root) in our mount.
+    std::string path(const Hierarchy& h, std::string_view cgroup) const;
+
+    /// Remove every cgroup below every hierarchy root (the sandbox), deepest first.
+    void remove_all_cgroups() const;
+
+private:
+    SystemEnv();
+    HierarchyTable table_;
+    std::unique_ptr<SystemProc> proc_;
+    WatchList watches_;
+    std::unique_ptr<Operations> ops_;
+};
+
+/// A helper process that waits until it is destroyed (SIGKILL + reap).
+class Child {
+public:
+    struct Spec {
+        uid_t uid = 0;
+        gid_t gid = 0;
+        /// Run in a new user namespace, as its root, with these maps written by the parent
+        /// (e.g. "0 100000 65536"); uid/gid are then the host ids it becomes (the map's start).
+        std::string userns_map;
+        /// Exit at once and stay a zombie until destroyed.
+        bool zombie = false;
+        /// Run as pid 1 of a new pid namespace.
+        bool pidns = false;
+    };
+
+    static std::unique_ptr<Child> spawn(const Spec& spec);
+    static std::unique_ptr<Child> spawn() { return spawn(Spec{}); }
+    static std::unique_ptr<Child> as_user(uid_t uid, gid_t gid) { return spawn(Spec{uid, gid, "", false, false}); }
+    /// Root of a new user namespace mapped "0 <host_base> 65536".
+    static std::unique_ptr<Child> userns_root(uid_t host_base) {
+        return spawn(Spec{host_base, host_base, "0 " + std::to_string(host_base) + " 65536", false, false});
+    }
+
+    ~Child();
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    pid_t pid() const { return pid_; }
+    /// The credential as the kernel (and the daemon) sees it.
+    Ucred cred() const { return Ucred{pid_, uid_, gid_}; }
+    Caller caller() const { return Caller::plain(cred()); }
+
+private:
+    Child(pid_t pid, uid_t uid, gid_t gid) : pid_(pid), uid_(uid), gid_(gid) {}
+    pid_t pid_;
+    uid_t uid_;
+    gid_t gid_;
+    int go_fd_ = -1;  // the child waits until this closes
+};
+
+/// The test process itself as a plain caller (host root).
+Caller self_caller();
+
+/// Direct cgroupfs checks (not through the code under test).
+bool exists(const std::string& path);
+struct stat stat_of(const std::string& path);
+std::string read_text(const std::string& path);
+void write_text(const std::string& path, const std::string& text);
+void make_dir(const std::string& path);
+/// Names of the regular files in a directory.
+std::vector<std::string> files_in(const std::string& dir);
+/// A process's cgroup in a hierarchy, read from /proc/<pid>/cgroup ("/a/b").
+std::string cgroup_of(pid_t pid, const Hierarchy& h);
+/// Move a process directly (test setup), bypassing Operations.
+void move_to(pid_t pid, const Hierarchy& h, std::string_view cgroup);
+
+/// Assert that a Result failed with a given kind and a message containing `needle`.
+#define EXPECT_ERROR(expr, error_kind, needle)                                                        \
+    do {                                                                                              \
+        auto cgm_r_ = (expr);                                                                         \
+        ASSERT_FALSE(cgm_r_.ok()) << #expr << " succeeded";                                           \
+        EXPECT_EQ(::cgm::error_kind_name(cgm_r_.error().kind), ::cgm::error_kind_name(error_kind))    \
+            << cgm_r_.error().message;                                                                \
+        EXPECT_NE(cgm_r_.error().message.find(needle), std::string::npos)                             \
+            << "message '" << cgm_r_.error().message << "' does not mention '" << (needle) << "'";    \
+    } while (0)
+
+#define ASSERT_OK(expr)                                                                  \
+    do {                                                                                 \
+        auto cgm_r_ = (expr);                                                            \
+        ASSERT_TRUE(cgm_r_.ok()) << #expr << ": " << cgm_r_.error().message;             \
+    } while (0)
+
+}  // namespace cgm::test

@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Cross-cutting behaviour on the real hierarchies: the original's test scenarios (reference
+// §9.2) that the core can answer without a daemon, controller lists, rollback, limits, hostile
+// paths and keys, callers in user namespaces, and calls shaped like *Scm calls through a proxy.
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "core/policy.h"
+#include "fixture.h"
+
+namespace cgm::test {
+namespace {
+
+using Scenario = SystemTest;
+
+// Reference test 23: every ListControllers entry names a hierarchy the process is in.
+TEST_F(Scenario, ListControllersNamesEveryHierarchyOfThisProcess) {
+    std::string self = read_text("/proc/self/cgroup");
+    auto names = ops().list_controllers();
+    ASSERT_FALSE(names.empty());
+    for (const auto& n : names) {
+        const Hierarchy* hy = env().table().find(n.substr(0, n.find(',')));
+        ASSERT_NE(hy, nullptr) << n;
+        if (hy->is_unified()) {
+            EXPECT_NE(self.find("0::/"), std::string::npos);
+        } else {
+            EXPECT_NE(self.find(":" + n + ":"), std::string::npos) << n << " not in\n" << self;
+        }
+    }
+    EXPECT_TRUE(std::is_sorted(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+        auto key = [](const std::string& s) { return std::string(strip_name_prefix(s)); };
+        return key(a) < key(b);
+    }));
+}
+
+// Reference test 05, and DESIGN §6: hostile paths are refused with nothing created.
+TEST_F(Scenario, HostilePathsAreRefusedAndCreateNothing) {
+    const std::string long_component(256, 'x');
+    std::string long_path;
+    while (long_path.size() <= 4096)
+        long_path += "abcdefgh/";
+    struct Case {
+        std::string path;
+        ErrorKind kind;
+        const char* needle;
+    } cases[] = {
+        {"../xxx0123/b", ErrorKind::InvalidArgs, "'..'"},
+        {"a/../b", ErrorKind::InvalidArgs, "'..'"},
+        {"a/./b", ErrorKind::InvalidArgs, "'.'"},
+        {"a//b", ErrorKind::InvalidArgs, "empty path component"},
+        {"//a", ErrorKind::InvalidArgs, "empty path component"},
+        {"a\nb", ErrorKind::InvalidArgs, "newline"},
+        {long_component, ErrorKind::LimitsExceeded, "255"},
+        {long_path, ErrorKind::LimitsExceeded, "4096"},
+        {"x/.cgm_leaf", ErrorKind::InvalidArgs, "reserved"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.path.substr(0, 40));
+        EXPECT_ERROR(ops().create(self_caller(), "memory", c.path), c.kind, c.needle);
+        EXPECT_ERROR(ops().get_value(self_caller(), "memory", c.path, "memory.usage_in_bytes"), c.kind, c.needle);
+    }
+    auto kids = ops().list_children(self_caller(), "memory", "");
+    ASSERT_OK(kids);
+    EXPECT_TRUE(kids->empty());
+}
+
+// DESIGN §2.4: keys are single file names; the protected files are never written.
+TEST_F(Scenario, KeysMustBeFileNamesAndProtectedFilesAreNotWritable) {
+    ASSERT_OK(ops().create(self_caller(), "memory", "k/inner"));
+    // The 0.42 hole: "../" keys reached files outside the target cgroup.
+    EXPECT_ERROR(ops().get_value(self_caller(), "memory", "k/inner", "../memory.limit_in_bytes"), ErrorKind::InvalidArgs,
+                 "single file name");
+    EXPECT_ERROR(ops().set_value(self_caller(), "memory", "k/inner", "../memory.limit_in_bytes", "4096"),
+                 ErrorKind::InvalidArgs, "single file name");
+    auto& victim = spawn();
+    for (auto key : kProtectedKeys) {
+        SCOPED_TRACE(key);
+        EXPECT_ERROR(ops().set_value(self_caller(), "memory", "k", key, std::to_string(victim.pid())),
+                     ErrorKind::AccessDenied, key);
+    }
+    EXPECT_EQ(read_text(path(h("memory"), "k/tasks")), "");
+    EXPECT_EQ(read_text(path(h("memory"), "k/notify_on_release")), "0\n");
+    // cgroup.kill (v2) only for host root.
+    ASSERT_OK(ops().create(self_caller(), "unified", "killme"));
+    ASSERT_OK(ops().chown(self_caller(), "unified", "killme", 1000, 1000));
+    ASSERT_OK(ops().chmod(self_caller(), "unified", "killme", "cgroup.kill", 0666));
+    auto& user = spawn_user(1000);
+    EXPECT_ERROR(ops().set_value(user.caller(), "unified", "killme", "cgroup.kill", "1"), ErrorKind::AccessDenied,
+                 "host root");
+}
+
+// Reference tests 09-13 and 16: a cgroup given with Chown lets the user add children and tasks
+// but not change its own limits; a cgroup the user created is entirely the user's.
+TEST_F(Scenario, DelegationToAUser) {
+    const Hierarchy& mem = h("memory");
+    ASSERT_OK(ops().create(self_caller(), "memory", "zzz"));
+    ASSERT_OK(ops().chown(self_caller(), "memory", "zzz", 1000, 1000));
+    EXPECT_EQ(stat_of(path(mem, "zzz")).st_uid, 1000u);
+    EXPECT_EQ(stat_of(path(mem, "zzz/tasks")).st_uid, 1000u);
+    EXPECT_EQ(stat_of(path(mem, "zzz/cgroup.procs")).st_uid, 1000u);  // test 9 (fails on 0.42)
+    EXPECT_EQ(stat_of(path(mem, "zzz/memory.limit_in_bytes")).st_uid, 0u);
+    auto& user = spawn_user(1000);
+    auto& sleeper = spawn_user(1000);
+    ASSERT_OK(ops().move_pid(user.caller(), "memory", "zzz", sleeper.pid()));  // test 10
+    EXPECT_ERROR(ops().set_value(user.caller(), "memory", "zzz", "memory.limit_in_bytes", "99999"),
+                 ErrorKind::AccessDenied, "memory.limit_in_bytes");  // test 11
+    ASSERT_OK(ops().create(user.caller(), "memory", "zzz/b"));  // test 12
+    ASSERT_OK(ops().set_value(user.caller(), "memory", "zzz/b", "memory.limit_in_bytes", "999999"));  // test 13
+    EXPECT_EQ(read_text(path(mem, "zzz/b/memory.limit_in_bytes")), "999424\n");
+    ASSERT_OK(ops().create(self_caller(), "memory", "zzz/c"));
+    ASSERT_OK(ops().chown(self_caller(), "memory", "zzz/c", 1000, 0));
+    EXPECT_ERROR(ops().set_value(user.caller(), "memory", "zzz/c", "memory.limit_in_bytes", "new"),
+                 ErrorKind::AccessDenied, "may not write");  // test 16
+}
+
+// Reference test 17: chmodfile by the owner only.
+TEST_F(Scenario, ChmodFileByOwnerOnly) {
+    const Hierarchy& mem = h("memory");
+    ASSERT_OK(ops().create(self_caller(), "memory", "testchown"));
+    ASSERT_OK(ops().chmod(self_caller(), "memory", "testchown", "tasks", 0775));
+    EXPECT_EQ(stat_of(path(mem, "testchown/tasks")).st_mode & 07777, 0775u);
+    auto& user = spawn_user(1000);
+    EXPECT_ERROR(ops().chmod(user.caller(), "memory", "testchown", "tasks", 0700), ErrorKind::AccessDenied, "tasks");
+    ASSERT_OK(ops().chown(self_caller(), "memory", "testchown", 1000, 0));
+    ASSERT_OK(ops().chmod(user.caller(), "memory", "testchown", "tasks", 0700));
+    EXPECT_EQ(stat_of(path(mem, "testchown/tasks")).st_mode & 07777, 0700u);
+    EXPECT_ERROR(ops().chmod(self_caller(), "memory", "testchown", "../tasks", 0700), ErrorKind::InvalidArgs, "'/'");
+    EXPECT_ERROR(ops().chmod(self_caller(), "memory", "testchown", "tasks", 010000), ErrorKind::InvalidArgs, "mode");
+    EXPECT_ERROR(ops().chmod(self_caller(), "memory", "testchown", "nosuchfile", 0700), ErrorKind::NotFound,
+                 "nosuchfile");
+}
+
+// Reference test 19 (cont.): a user cannot move its task to the root with MovePidAbs when it may
+// not write the root's tasks file.
+TEST_F(Scenario, UserCannotEscapeToARootOwnedCgroup) {
+    ASSERT_OK(ops().create(self_caller(), "memory", "escapetest"));
+    ASSERT_OK(ops().chown(self_caller(), "memory", "escapetest", 1000, 1000));
+    auto& user = spawn_user(1000);
+    auto& mine = spawn_user(1000);
+    move_to(user.pid(), h("memory"), "escapetest");
+    move_to(mine.pid(), h("memory"), "escapetest");
+    EXPECT_ERROR(ops().move_pid_abs(user.caller(), "memory", "/", mine.pid()), ErrorKind::AccessDenied, "tasks");
+    EXPECT_EQ(cgroup_of(mine.pid(), h("memory")), "/escapetest");
+}
+
+// Reference test 27: an absolute path must stay under the caller's (proxy's) cgroup.
+TEST_F(Scenario, AbsolutePathsStayUnderTheCaller) {
+    ASSERT_OK(ops().create(self_caller(), "memory", "sibling"));
+    ASSERT_OK(ops().create(self_caller(), "memory", "sibling1"));
+    ASSERT_OK(ops().create(self_caller(), "memory", "sib"));
+    auto& c = spawn();
+    move_to(c.pid(), h("memory"), "sib");
+    EXPECT_ERROR(ops().get_value(c.caller(), "memory", "/sibling1", "memory.limit_in_bytes"), ErrorKind::AccessDenied,
+                 "outside the caller's cgroup /sib");
+    // "/sib" is not a parent of "/sibling" either.
+    EXPECT_ERROR(ops().get_tasks(c.caller(), "memory", "/sibling"), ErrorKind::AccessDenied, "outside");
+    EXPECT_ERROR(ops().list_keys(c.caller(), "memory", "/sibling"), ErrorKind::AccessDenied, "outside");
+    auto own = ops().get_value(c.caller(), "memory", "/sib", "memory.limit_in_bytes");
+    ASSERT_OK(own);
+}
+
+// Reference test 24: prune by a user of a root-owned tree fails; by root it removes the tree.
+TEST_F(Scenario, PruneByUserAndByRoot) {
+    ASSERT_OK(ops().create(self_caller(), "freezer", "prune0/prune1/prune2"));
+    auto& user = spawn_user(1000);
+    EXPECT_ERROR(ops().prune(user.caller(), "freezer", "prune0"), ErrorKind::AccessDenied, "prune0");
+    EXPECT_TRUE(exists(path(h("freezer"), "prune0/prune1/prune2")));
+    ASSERT_OK(ops().prune(self_caller(), "freezer", "prune0"));
+    EXPECT_ERROR(ops().list_children(self_caller(), "freezer", "prune0"), ErrorKind::NotFound, "prune0");
+}
+
+// Reference test 25 over two hierarchies: GetTasksRecursive of a list unions the pids.
+TEST_F(Scenario, GetTasksRecursiveOverAList) {
+    ASSERT_OK(ops().create(self_caller(), "freezer,memory", "z1/z2/z3"));
+    auto& a = spawn();
+    auto& b = spawn();
+    auto& c = spawn();
+    ASSERT_OK(ops().move_pid(self_caller(), "freezer", "z1", a.pid()));
+    ASSERT_OK(ops().move_pid(self_caller(), "freezer,memory", "z1/z2", b.pid()));
+    ASSERT_OK(ops().move_pid(self_caller(), "memory", "z1/z2/z3", c.pid()));
+    auto fr = ops().get_tasks_recursive(self_caller(), "freezer", "z1");
+    ASSERT_OK(fr);
+    EXPECT_EQ(fr->size(), 2u);
+    auto mem = ops().get_tasks_recursive(self_caller(), "memory", "z1");
+    ASSERT_OK(mem);
+    EXPECT_EQ(mem->size(), 2u);
+    auto both = ops().get_tasks_recursive(self_caller(), "freezer,memory", "z1");
+    ASSERT_OK(both);
+    EXPECT_EQ(both->size(), 3u);
+    // A cgroup missing in one listed hierarchy is skipped there.
+    ASSERT_OK(ops().create(self_caller(), "memory", "only_mem"));
+    auto skip = ops().get_tasks_recursive(self_caller(), "freezer,memory", "only_mem");
+    ASSERT_OK(skip);
+    EXPECT_TRUE(skip->empty());
+    EXPECT_ERROR(ops().get_tasks_recursive(self_caller(), "freezer", "only_mem"), ErrorKind::NotFound, "only_mem");
+}
+
+// ---- Controller arguments ------------------------------------------------------------------------------
+
+TEST_F(Scenario, ControllerListsAndAll) {
+    auto r = ops().create(self_caller(), "memory,freezer", "pair");
+    ASSERT_OK(r);
+    EXPECT_TRUE(exists(path(h("memory"), "pair")));
+    EXPECT_TRUE(exists(path(h("freezer"), "pair")));
+    EXPECT_FALSE(exists(path(h("pids"), "pair")));
+    ASSERT_OK(ops().create(self_caller(), "all", "everywhere"));
+    for (const auto& hy : env().table().all())
+        EXPECT_TRUE(exists(path(*hy, "everywhere"))) << hy->display;
+    // Existed is 1 when the cgroup existed in any listed hierarchy.
+    auto again = ops().create(self_caller(), "pids,memory", "pair");
+    ASSERT_OK(again);
+    EXPECT_EQ(wire_value(*again), 1);
+    EXPECT_ERROR(ops().create(self_caller(), "memory,bogus", "nope"), ErrorKind::InvalidArgs, "unknown controller 'bogus'");
+    EXPECT_ERROR(ops().create(self_caller(), "memory,memory", "nope"), ErrorKind::InvalidArgs, "twice");
+    EXPECT_ERROR(ops().create(self_caller(), "all,memory", "nope"), ErrorKind::InvalidArgs, "'all'");
+    EXPECT_ERROR(ops().create(self_caller(), "", "nope"), ErrorKind::InvalidArgs, "empty controller");
+    EXPECT_FALSE(exists(path(h("memory"), "nope")));
+    // Single-hierarchy methods refuse lists and "all".
+    EXPECT_ERROR(ops().get_value(self_caller(), "memory,freezer", "pair", "tasks"), ErrorKind::InvalidArgs,
+                 "one hierarchy");
+    EXPECT_ERROR(ops().get_value(self_caller(), "all", "pair", "tasks"), ErrorKind::InvalidArgs, "'all'");
+    // The named hierarchy answers to both spellings.
+    ASSERT_OK(ops().create(self_caller(), "systemd", "named"));
+    auto kids = ops().list_children(self_caller(), "name=systemd", "");
+    ASSERT_OK(kids);
+    EXPECT_NE(std::find(kids->begin(), kids->end(), "named"), kids->end());
+    // Remove over a list: existed is -1 only when absent everywhere (DESIGN §2.8).
+    auto rm = ops().remove(self_caller(), "memory,freezer,pids", "pair", true);
+    ASSERT_OK(rm);
+    EXPECT_EQ(wire_value(*rm), 1);
+    auto rm2 = ops().remove(self_caller(), "memory,freezer,pids", "pair", true);
+    ASSERT_OK(rm2);
+    EXPECT_EQ(wire_value(*rm2), -1);
+}
+
+TEST_F(Scenario, AFailedMultiHierarchyCreateLeavesNothingBehind) {
+    // "freezer.state" is a file at the freezer root, so the path cannot be made there; memory
+    // (listed first) made it already and must be rolled back.
+    EXPECT_ERROR(ops().create(self_caller(), "memory,freezer", "freezer.state/x"), ErrorKind::InvalidArgs,
+                 "not a cgroup");
+    EXPECT_FALSE(exists(path(h("memory"), "freezer.state")));
+}
+
+TEST_F(Scenario, ListsSkipHierarchiesWhereTheCallerIsOnlyNotAllowed) {
+    ASSERT_OK(ops().create(self_caller(), "memory,freezer", "mixed"));
+    ASSERT_OK(ops().chown(self_caller(), "memory", "mixed", 1000, 1000));
+    auto& user = spawn_user(1000);
+    ASSERT_OK(ops().create(user.caller(), "memory,freezer", "mixed/child"));
+    EXPECT_TRUE(exists(path(h("memory"), "mixed/child")));
+    EXPECT_FALSE(exists(path(h("freezer"), "mixed/child")));
+    // When every listed hierarchy refuses, the call fails.
+    EXPECT_ERROR(ops().create(user.caller(), "freezer,pids", "mixed/child"), ErrorKind::AccessDenied, "uid 1000");
+}
+
+TEST_F(Scenario, CreateRespectsTheDepthLimit) {
+    auto shallow = env().ops_with(OperationsConfig{3});
+    ASSERT_OK(shallow.create(self_caller(), "memory", "d1/d2/d3"));
+    EXPECT_ERROR(shallow.create(self_caller(), "memory", "d1/d2/d3/d4"), ErrorKind::LimitsExceeded, "limit is 3");
+    EXPECT_FALSE(exists(path(h("memory"), "d1/d2/d3/d4")));
+    // The requestor's own depth counts too (DESIGN §2.7).
+    auto& c = spawn();
+    move_to(c.pid(), h("memory"), "d1/d2");
+    EXPECT_ERROR(shallow.create(c.caller(), "memory", "e1/e2"), ErrorKind::LimitsExceeded, "4 levels");
+    EXPECT_FALSE(exists(path(h("memory"), "d1/d2/e1")));
+}
+
+// ---- Victims ----------------------------------------------------------------------------------------
+
+TEST_F(Scenario, BadVictimsAreRefused) {
+    ASSERT_OK(ops().create(self_caller(), "memory", "v"));
+    EXPECT_ERROR(ops().move_pid(self_caller(), "memory", "v", 0), ErrorKind::InvalidArgs, "invalid pid 0");
+    EXPECT_ERROR(ops().move_pid(self_caller(), "memory", "v", -1), ErrorKind::InvalidArgs, "invalid pid -1");
+    EXPECT_ERROR(ops().move_pid(self_caller(), "memory", "v", 999999), ErrorKind::NotFound, "999999");
+    auto zombie = Child::spawn(Child::Spec{0, 0, "", true});
+    EXPECT_ERROR(ops().move_pid(self_caller(), "memory", "v", zombie->pid()), ErrorKind::NotFound, "exited");
+    EXPECT_EQ(read_text(path(h("memory"), "v/tasks")), "");
+    EXPECT_ERROR(ops().get_pid_cgroup(self_caller(), "memory", 999999), ErrorKind::NotFound, "999999");
+    EXPECT_ERROR(ops().move_pid(self_caller(), "memory", "nonexistent", ::getpid()), ErrorKind::NotFound,
+                 "nonexistent");
+    EXPECT_ERROR(ops().chown(self_caller(), "memory", "v", -5, 0), ErrorKind::InvalidArgs, "uid -5");
+}
+
+// Plain calls that name pids need the caller in the daemon's pid namespace (reference §4.2).
+TEST_F(Scenario, PidCallsFromAnotherPidNamespaceNeedAProxy) {
+    ASSERT_OK(ops().create(self_caller(), "memory", "ns"));
+    auto& inner = keep(Child::spawn(Child::Spec{0, 0, "", false, true}));
+    auto& victim = spawn();
+    EXPECT_ERROR(ops().get_pid_cgroup(inner.caller(), "memory", victim.pid()), ErrorKind::AccessDenied,
+                 "different pid namespace");
+    EXPECT_ERROR(ops().get_pid_cgroup_abs(inner.caller(), "memory", victim.pid()), ErrorKind::AccessDenied,
+                 "different pid namespace");
+    EXPECT_ERROR(ops().move_pid(inner.caller(), "memory", "ns", victim.pid()), ErrorKind::AccessDenied,
+                 "requires a proxy");
+    EXPECT_ERROR(ops().move_pid_abs(inner.caller(), "memory", "/ns", victim.pid()), ErrorKind::AccessDenied,
+                 "requires a proxy");
+    EXPECT_EQ(cgroup_of(victim.pid(), h("memory")), "/");
+    // Calls that name no pid work from there (they are relative to the caller's cgroup).
+    ASSERT_OK(ops().create(inner.caller(), "memory", "ns/from_inside"));
+}
+
+// Containment compares whole components: a requestor in /a cannot reach a process in /ab.
+TEST_F(Scenario, MovePidContainmentUsesWholeComponents) {
+    const Hierarchy& mem = h("memory");
+    ASSERT_OK(ops().create(self_caller(), "memory", "a/target"));
+    ASSERT_OK(ops().create(self_caller(), "memory", "ab"));
+    ASSERT_OK(ops().chown(self_caller(), "memory", "a", 1000, 1000));
+    ASSERT_OK(ops().chown(self_caller(), "memory", "a/target", 1000, 1000));
+    auto& user = spawn_user(1000);
+    auto& mine = spawn_user(1000);
+    move_to(user.pid(), mem, "a");
+    move_to(mine.pid(), mem, "ab");
+    EXPECT_ERROR(ops().move_pid(user.caller(), "memory", "target", mine.pid()), ErrorKind::AccessDenied,
+                 "not in or below cgroup /a");
+    EXPECT_EQ(cgroup_of(mine.pid(), mem), "/ab");
+    EXPECT_ERROR(ops().get_tasks_recursive(user.caller(), "memory", "/ab"), ErrorKind::AccessDenied,
+                 "outside the caller's cgroup /a");
+}
+
+// ---- User namespaces ------------------------------------------------------------------------------
+
+// The nstest scenario (reference §9.3): container root (host uid 100000) creates and enters a
+// child of a cgroup given to it, but nothing it was not given.
+TEST_F(Scenario, RootInAUserNamespaceManagesWhatIsMappedToIt) {
+    const Hierarchy& fr = h("freezer");
+    ASSERT_OK(ops().create(self_caller(), "freezer", "unstest"));
+    ASSERT_OK(ops().chown(self_caller(), "freezer", "unstest", 100000, 100000));
+    auto& ns = spawn_userns_root(100000);
+    move_to(ns.pid(), fr, "unstest");
+    ASSERT_OK(ops().create(ns.caller(), "freezer", "newchild"));
+    EXPECT_EQ(stat_of(path(fr, "unstest/newchild")).st_uid, 100000u);
+    ASSERT_OK(ops().move_pid(ns.caller(), "freezer", "newchild", ns.pid()));
+    EXPECT_EQ(cgroup_of(ns.pid(), fr), "/unstest/newchild");
+    // A file owned by a uid mapped in its namespace counts as its own (may_access rule 3).
+    ASSERT_OK(ops().chown(self_caller(), "freezer", "unstest/newchild", 100005, 100005));
+    ASSERT_OK(ops().create(ns.caller(), "freezer", "deeper"));
+    // Plain Chown needs the daemon's user namespace.
+    EXPECT_ERROR(ops().chown(ns.caller(), "freezer", "deeper", 100001, 100001), ErrorKind::AccessDenied,
+                 "different user namespace");
+    // Not mapped to it: refused.
+    auto& other = spawn_userns_root(200000);
+    ASSERT_OK(ops().create(self_caller(), "freezer", "rootowned"));
+    move_to(other.pid(), fr, "rootowned");
+    EXPECT_ERROR(ops().create(other.caller(), "freezer", "x"), ErrorKind::AccessDenied, "uid 200000 may not");
+    EXPECT_FALSE(exists(path(fr, "rootowned/x")));
+    // Container root may move processes of uids mapped to it, not root's.
+    auto& victim = spawn();
+    move_to(victim.pid(), fr, "unstest/newchild");
+    EXPECT_ERROR(ops().move_pid(ns.caller(), "freezer", "", victim.pid()), ErrorKind::AccessDenied,
+                 "may not move process");
+}
+
+// ---- Calls made through a proxy (the *Scm shape) -------------------------------------------------------
+
+TEST_F(Scenario, ScmCallsAreConfinedToTheProxysCgroup) {
+    const Hierarchy& mem = h("memory");
+    ASSERT_OK(ops().create(self_caller(), "memory", "container/inner"));
+    ASSERT_OK(ops().create(self_caller(), "memory", "outside"));
+    auto& proxy = spawn();
+    auto& requestor = spawn();
+    move_to(proxy.pid(), mem, "container");
+    move_to(requestor.pid(), mem, "container/inner");
+    Caller via = Caller::scm(proxy.cred(), requestor.cred());
+    // "Absolute" means from the proxy's cgroup.
+    auto abs = ops().get_pid_cgroup_abs(via, "memory", requestor.pid());
+    ASSERT_OK(abs);
+    EXPECT_EQ(*abs, "/inner");
+    ASSERT_OK(ops().move_pid_abs(via, "memory", "/", requestor.pid()));
+    EXPECT_EQ(cgroup_of(requestor.pid(), mem), "/container");
+    // Reads may not leave the proxy's cgroup.
+    EXPECT_ERROR(ops().get_value(via, "memory", "/outside", "memory.limit_in_bytes"), ErrorKind::AccessDenied,
+                 "outside the proxy's cgroup /container");
+    // A victim outside the proxy's cgroup cannot be moved or looked up.
+    auto& stranger = spawn();
+    move_to(stranger.pid(), mem, "outside");
+    EXPECT_ERROR(ops().move_pid_abs(via, "memory", "/", stranger.pid()), ErrorKind::AccessDenied, "not in or below");
+    EXPECT_ERROR(ops().get_pid_cgroup_abs(via, "memory", stranger.pid()), ErrorKind::AccessDenied, "not in or below");
+    EXPECT_EQ(cgroup_of(stranger.pid(), mem), "/outside");
+}
+
+// A proxy started by systemd sits in init.scope; it acts for the cgroup above (reference §3.2).
+TEST_F(Scenario, ProxyInInitScopeActsForItsParent) {
+    const Hierarchy& mem = h("memory");
+    ASSERT_OK(ops().create(self_caller(), "memory", "ct/init.scope"));
+    ASSERT_OK(ops().create(self_caller(), "memory", "ct/payload"));
+    auto& proxy = spawn();
+    auto& requestor = spawn();
+    move_to(proxy.pid(), mem, "ct/init.scope");
+    move_to(requestor.pid(), mem, "ct/payload");
+    Caller via = Caller::scm(proxy.cred(), requestor.cred());
+    auto abs = ops().get_pid_cgroup_abs(via, "memory", requestor.pid());
+    ASSERT_OK(abs);
+    EXPECT_EQ(*abs, "/payload");
+    // Read-type absolute paths are from the hierarchy root, confined to the (cut) proxy cgroup.
+    ASSERT_OK(ops().get_value(via, "memory", "/ct/payload", "memory.limit_in_bytes"));
+    ASSERT_OK(ops().get_value(via, "memory", "", "memory.limit_in_bytes"));
+    EXPECT_ERROR(ops().get_value(via, "memory", "/", "memory.limit_in_bytes"), ErrorKind::AccessDenied,
+                 "outside the proxy's cgroup /ct");
+}
+
+}  // namespace
+}  // namespace cgm::test
