@@ -27,6 +27,8 @@ const HierarchyCase kCases[] = {
     {"unified", "cgroup.max.depth", "5", "5"},
 };
 
+void PrintTo(const HierarchyCase& c, std::ostream* os) { *os << c.token; }
+
 class PerHierarchy : public SystemTest, public ::testing::WithParamInterface<HierarchyCase> {
 protected:
     const char* ctrl() const { return GetParam().token; }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The sandbox tool itself (tools/sandbox): exit statuses, the view from inside, and that whatever a
+# command leaves behind (processes, nested cgroups) is cleaned up. Usage: sandbox_test.sh CGM_SANDBOX
+set -uo pipefail
+sandbox=$1
+fail=0
+check() {  # check NAME EXPECTED ACTUAL
+  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected [$2], got [$3]"; fail=1; fi
+}
+
+if [[ $(id -u) != 0 ]]; then echo "skipped: needs root"; exit 77; fi
+
+"$sandbox" -- true; check "exit 0" 0 $?
+"$sandbox" -- sh -c 'exit 7'; check "exit status is the command's" 7 $?
+"$sandbox" -- sh -c 'kill -TERM $$'; check "killed by a signal" 143 $?
+"$sandbox" -- /nonexistent/command 2>/dev/null; check "command not found" 127 $?
+
+# Inside, every hierarchy is rooted at the sandbox and /proc belongs to the new pid namespace.
+out=$("$sandbox" -- sh -c 'grep -vc ":/$" /proc/self/cgroup; echo $$; echo $CGM_SANDBOX')
+check "every cgroup reads /" 0 "$(sed -n 1p <<<"$out")"
+check "the command is pid 2 (its init is 1)" 2 "$(sed -n 2p <<<"$out")"
+[[ "$(sed -n 3p <<<"$out")" == cgmtest-* ]]; check "CGM_SANDBOX names the sandbox" 0 $?
+
+# Processes and nested cgroups left behind are removed with the sandbox.
+"$sandbox" -- sh -c '
+  for h in /sys/fs/cgroup/*/; do
+    mkdir -p "$h/left/behind" || exit 1
+  done
+  sleep 1000 & echo $! > /sys/fs/cgroup/memory/left/behind/tasks
+  setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+  exit 0'
+check "leftovers are cleaned up" 0 $?
+
+# Not root: refused before anything is created.
+msg=$(setpriv --reuid=1000 --regid=1000 --clear-groups "$sandbox" -- true 2>&1)
+check "non-root is refused with status 125" 125 $?
+[[ "$msg" == *"must run as root"* ]]; check "refusal says why" 0 $?
+
+exit $fail
