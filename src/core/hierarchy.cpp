@@ -218,13 +218,20 @@ const ProcCgroupLine* Hierarchy::find_line(const std::vector<ProcCgroupLine>& li
     return nullptr;
 }
 
-HierarchyTable::HierarchyTable(std::vector<std::unique_ptr<Hierarchy>> hierarchies) : list_(std::move(hierarchies)) {
-    for (auto& h : list_) {
-        if (h->is_unified())
-            h->display = h->controllers.empty() ? std::string(kUnifiedName) : join(h->controllers, ',');
-        else
-            h->display = join(h->controllers, ',');
-    }
+std::string display_name(HierarchyKind kind, const std::vector<std::string>& controllers) {
+    if (kind == HierarchyKind::Unified && controllers.empty())
+        return std::string(kUnifiedName);
+    return join(controllers, ',');
+}
+
+HierarchyTable::HierarchyTable(std::vector<std::unique_ptr<Hierarchy>> hierarchies)
+    : HierarchyTable(std::vector<std::shared_ptr<Hierarchy>>(std::make_move_iterator(hierarchies.begin()),
+                                                             std::make_move_iterator(hierarchies.end()))) {}
+
+HierarchyTable::HierarchyTable(std::vector<std::shared_ptr<Hierarchy>> hierarchies) : list_(std::move(hierarchies)) {
+    for (auto& h : list_)
+        if (h->display.empty())
+            h->display = display_name(h->kind, h->controllers);
     std::stable_sort(list_.begin(), list_.end(), [](const auto& a, const auto& b) {
         return sort_key(a->kind, a->controllers) < sort_key(b->kind, b->controllers);
     });

@@ -85,14 +85,20 @@ struct Hierarchy {
 /// How many hierarchies a method may act on (reference §3.5).
 enum class Arity { One, Many };
 
+/// Display name of a hierarchy (see the rules above).
+std::string display_name(HierarchyKind kind, const std::vector<std::string>& controllers);
+
+/// An immutable set of hierarchies. Tables are shared between threads; a rescan builds a new
+/// table that may share Hierarchy objects with the old one.
 class HierarchyTable {
 public:
     HierarchyTable() = default;
-    /// Takes the mounted (or, in tests, unmounted) hierarchies; orders them and computes display
-    /// and directory names.
+    /// Takes the mounted (or, in tests, unmounted) hierarchies and orders them; a hierarchy whose
+    /// display name is still empty gets it computed.
+    explicit HierarchyTable(std::vector<std::shared_ptr<Hierarchy>> hierarchies);
     explicit HierarchyTable(std::vector<std::unique_ptr<Hierarchy>> hierarchies);
 
-    const std::vector<std::unique_ptr<Hierarchy>>& all() const { return list_; }
+    const std::vector<std::shared_ptr<Hierarchy>>& all() const { return list_; }
     bool empty() const { return list_.empty(); }
 
     /// The ListControllers answer: one display name per hierarchy.
@@ -110,7 +116,7 @@ public:
     const Hierarchy* find(std::string_view token) const;
 
 private:
-    std::vector<std::unique_ptr<Hierarchy>> list_;
+    std::vector<std::shared_ptr<Hierarchy>> list_;
 };
 
 /// Strip "name=" from a named-hierarchy token.

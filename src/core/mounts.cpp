@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/backend.h"
@@ -35,8 +36,8 @@ Result<void> mkdir_p(const std::string& path, mode_t mode) {
 }
 
 // Open the root of a mounted hierarchy and fill in what only the mount can tell.
-Result<std::unique_ptr<Hierarchy>> open_hierarchy(const HierarchySpec& spec, const std::string& mount_point) {
-    auto h = std::make_unique<Hierarchy>();
+Result<std::shared_ptr<Hierarchy>> open_hierarchy(const HierarchySpec& spec, const std::string& mount_point) {
+    auto h = std::make_shared<Hierarchy>();
     h->kind = spec.kind;
     h->controllers = spec.controllers;
     h->dir_name = spec.dir_name;
@@ -55,6 +56,7 @@ Result<std::unique_ptr<Hierarchy>> open_hierarchy(const HierarchySpec& spec, con
     } else {
         h->backend = &legacy_backend();
     }
+    h->display = display_name(h->kind, h->controllers);
     return h;
 }
 
@@ -72,14 +74,59 @@ Result<PrivateMountNamespace> PrivateMountNamespace::enter() {
     return PrivateMountNamespace();
 }
 
-Result<HierarchyPlanInput> read_plan_input() {
+Result<HierarchyPlanInput> read_plan_input(const std::string& mountinfo_path) {
     HierarchyPlanInput in;
-    auto mountinfo = CGM_TRY(sys::read_file("/proc/self/mountinfo", limits::kMaxProcFileBytes));
+    auto mountinfo = CGM_TRY(sys::read_file(mountinfo_path, limits::kMaxProcFileBytes));
     in.mounts = CGM_TRY(parse_mountinfo(mountinfo));
     auto cgroups = CGM_TRY(sys::read_file("/proc/cgroups", limits::kMaxProcFileBytes));
     in.subsystems = CGM_TRY(parse_proc_cgroups(cgroups));
     return in;
 }
+
+namespace {
+
+// Mount one planned hierarchy at fs/<dir_name>; nullptr (with a warning) when a hierarchy the
+// host does not have cannot be mounted.
+Result<std::shared_ptr<Hierarchy>> mount_one(const HierarchySpec& spec, const std::string& fs,
+                                             std::vector<std::string>& warnings) {
+    const std::string mp = fs + "/" + spec.dir_name;
+    CGM_TRY(sys::mkdir(mp, 0755, false));
+    int rc;
+    if (spec.kind == HierarchyKind::Unified)
+        rc = ::mount("cgroup2", mp.c_str(), "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+    else
+        rc = ::mount("cgroup", mp.c_str(), "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC, spec.mount_data.c_str());
+    if (rc < 0) {
+        int err = errno;
+        std::string what = spec.kind == HierarchyKind::Unified ? "cgroup2" : "cgroup " + spec.mount_data;
+        ::rmdir(mp.c_str());
+        if (spec.premounted)
+            return errno_error(err, "mount {} on {}", what, mp);
+        warnings.push_back(fmt::format("cannot mount {} on {}: {}; not managing it", what, mp, std::strerror(err)));
+        return std::shared_ptr<Hierarchy>();
+    }
+    auto h = CGM_TRY(open_hierarchy(spec, mp));
+    // Co-mounted controllers get a link each, so fs/<controller> exists for every controller.
+    for (size_t i = 1; i < spec.controllers.size(); ++i) {
+        std::string alias = fs + "/" + std::string(strip_name_prefix(spec.controllers[i]));
+        if (::symlink(spec.dir_name.c_str(), alias.c_str()) < 0 && errno != EEXIST)
+            warnings.push_back(fmt::format("cannot link {}: {}, ignoring", alias, std::strerror(errno)));
+    }
+    return h;
+}
+
+bool same_hierarchy(const Hierarchy& h, const HierarchySpec& spec) {
+    if (h.kind != spec.kind)
+        return false;
+    if (h.is_unified())
+        return true;
+    std::vector<std::string> a = h.controllers, b = spec.controllers;
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    return a == b;
+}
+
+}  // namespace
 
 Result<HierarchyTable> mount_hierarchies(const PrivateMountNamespace&, const HierarchyPlan& plan,
                                          const std::string& rundir, std::vector<std::string>& warnings) {
@@ -87,34 +134,45 @@ Result<HierarchyTable> mount_hierarchies(const PrivateMountNamespace&, const Hie
     CGM_TRY(mkdir_p(fs, 0755));
     if (::mount("cgmfs", fs.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") < 0)
         return errno_error(errno, "mount tmpfs on {}", fs);
+    std::vector<std::shared_ptr<Hierarchy>> list;
+    for (const auto& spec : plan.specs)
+        if (auto h = CGM_TRY(mount_one(spec, fs, warnings)))
+            list.push_back(std::move(h));
+    return HierarchyTable(std::move(list));
+}
 
-    std::vector<std::unique_ptr<Hierarchy>> list;
-    for (const auto& spec : plan.specs) {
-        const std::string mp = fs + "/" + spec.dir_name;
-        CGM_TRY(sys::mkdir(mp, 0755, false));
-        int rc;
-        if (spec.kind == HierarchyKind::Unified)
-            rc = ::mount("cgroup2", mp.c_str(), "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
-        else
-            rc = ::mount("cgroup", mp.c_str(), "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC, spec.mount_data.c_str());
-        if (rc < 0) {
-            int err = errno;
-            std::string what = spec.kind == HierarchyKind::Unified ? "cgroup2" : "cgroup " + spec.mount_data;
-            if (spec.premounted)
-                return errno_error(err, "mount {} on {}", what, mp);
-            warnings.push_back(fmt::format("cannot mount {} on {}: {}; not managing it", what, mp, std::strerror(err)));
-            ::rmdir(mp.c_str());
+Result<HierarchyTable> mount_new_hierarchies(const PrivateMountNamespace&, const HierarchyPlan& plan,
+                                             const HierarchyTable& current, const std::string& rundir,
+                                             std::vector<std::string>& warnings) {
+    const std::string fs = rundir + "/fs";
+    std::vector<std::shared_ptr<Hierarchy>> list;
+    for (const auto& h : current.all()) {
+        if (!h->is_unified()) {
+            list.push_back(h);
             continue;
         }
-        list.push_back(CGM_TRY(open_hierarchy(spec, mp)));
-        // Co-mounted controllers get a link each, so fs/<controller> exists for every controller.
-        for (size_t i = 1; i < spec.controllers.size(); ++i) {
-            std::string alias = fs + "/" + std::string(strip_name_prefix(spec.controllers[i]));
-            if (::symlink(spec.dir_name.c_str(), alias.c_str()) < 0 && errno != EEXIST)
-                warnings.push_back(fmt::format("cannot link {}: {}, ignoring", alias, std::strerror(errno)));
-        }
+        // The controllers available in cgroup2 may have changed: describe it afresh.
+        HierarchySpec spec;
+        spec.kind = HierarchyKind::Unified;
+        spec.premounted = h->premounted;
+        spec.dir_name = h->dir_name;
+        list.push_back(CGM_TRY(open_hierarchy(spec, h->mount_point)));
+    }
+    for (auto spec : plan.specs) {
+        bool known = std::any_of(current.all().begin(), current.all().end(),
+                                 [&](const auto& h) { return same_hierarchy(*h, spec); });
+        if (known)
+            continue;
+        std::string base = spec.dir_name;
+        struct stat st {};
+        for (int i = 2; ::lstat((fs + "/" + spec.dir_name).c_str(), &st) == 0; ++i)
+            spec.dir_name = fmt::format("{}.{}", base, i);
+        spec.premounted = false;  // found later: a failure to mount it is not fatal
+        if (auto h = CGM_TRY(mount_one(spec, fs, warnings)))
+            list.push_back(std::move(h));
     }
     return HierarchyTable(std::move(list));
 }
+
 
 }  // namespace cgm

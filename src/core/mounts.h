@@ -27,13 +27,22 @@ private:
     PrivateMountNamespace() = default;
 };
 
-/// Read /proc/self/mountinfo and /proc/cgroups into a planning input (the -m/-M lists empty).
-Result<HierarchyPlanInput> read_plan_input();
+/// Read a mountinfo file (by default our own) and /proc/cgroups into a planning input (the -m/-M
+/// lists empty). A rescan reads /proc/1/mountinfo: the daemon's own mount namespace is private,
+/// so mounts made on the host after start-up only show in the host's (init's) view.
+Result<HierarchyPlanInput> read_plan_input(const std::string& mountinfo = "/proc/self/mountinfo");
 
 /// Mount tmpfs on <rundir>/fs and every planned hierarchy on <rundir>/fs/<dir>, open their root
 /// fds, and build the table. A hierarchy the host already has that fails to mount is an error;
 /// a new one (from -m or an unbound controller) is dropped with a warning.
 Result<HierarchyTable> mount_hierarchies(const PrivateMountNamespace& ns, const HierarchyPlan& plan,
                                          const std::string& rundir, std::vector<std::string>& warnings);
+
+/// For a rescan (SIGHUP): a table with every hierarchy of `current` plus those of `plan` that are
+/// not mounted yet (mounted now, next to the others). The unified hierarchy's available
+/// controllers are read again.
+Result<HierarchyTable> mount_new_hierarchies(const PrivateMountNamespace& ns, const HierarchyPlan& plan,
+                                             const HierarchyTable& current, const std::string& rundir,
+                                             std::vector<std::string>& warnings);
 
 }  // namespace cgm

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,8 +54,9 @@ struct OperationsConfig {
 
 class Operations {
 public:
-    Operations(const HierarchyTable& table, const ProcSource& proc, EmptyWatcher& watcher, OperationsConfig config = {})
-        : table_(table), proc_(proc), watcher_(watcher), config_(config) {}
+    Operations(std::shared_ptr<const HierarchyTable> table, const ProcSource& proc, EmptyWatcher& watcher,
+               OperationsConfig config = {})
+        : table_ptr_(std::move(table)), table_(*table_ptr_), proc_(proc), watcher_(watcher), config_(config) {}
 
     /// The victim's cgroup relative to the requestor's: "/" when equal, else "a/b" (no leading
     /// '/'). The victim must be at or below the requestor. Plain calls need the caller in the
@@ -111,12 +113,15 @@ public:
                                            std::string_view cgroup) const;
 
     const HierarchyTable& table() const { return table_; }
+    const std::shared_ptr<const HierarchyTable>& shared_table() const { return table_ptr_; }
+    const OperationsConfig& config() const { return config_; }
 
 private:
     class Call;
     Result<void> move_pid_impl(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t pid,
                                bool abs) const;
 
+    std::shared_ptr<const HierarchyTable> table_ptr_;
     const HierarchyTable& table_;
     const ProcSource& proc_;
     EmptyWatcher& watcher_;
