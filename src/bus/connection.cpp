@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "bus/connection.h"
+
+#include <poll.h>
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+#include <systemd/sd-id128.h>
+
+#include "bus/methods.h"
+#include "bus/scm.h"
+
+namespace cgm::bus {
+
+ClientConnection::ClientConnection(Loop& loop, uint64_t id, Ucred peer, UniqueFd pidfd)
+    : loop_(loop), id_(id), peer_(peer), pidfd_(std::move(pidfd)) {}
+
+ClientConnection::~ClientConnection() {
+    for (ScmExchange* x : exchanges_)
+        destroy_exchange(x);
+    // Sources first (they point at us), then the object slots, then the bus (closes the fd).
+    auth_timer_.reset();
+    timer_.reset();
+    io_.reset();
+    object_slot_.reset();
+    shim_slot_.reset();
+    bus_.reset();
+}
+
+Result<std::unique_ptr<ClientConnection>> ClientConnection::create(Loop& loop, Accepted a) {
+    std::unique_ptr<ClientConnection> c(new ClientConnection(loop, a.id, a.peer, std::move(a.pidfd)));
+    sd_bus* b = nullptr;
+    int r = sd_bus_new(&b);
+    if (r < 0)
+        return errno_error(-r, "sd_bus_new");
+    c->bus_.reset(b);
+    int fd = a.fd.get();
+    r = sd_bus_set_fd(b, fd, fd);
+    if (r < 0)
+        return errno_error(-r, "sd_bus_set_fd");
+    a.fd.release();  // the bus owns it now
+    sd_id128_t server_id;
+    r = sd_id128_from_string(loop.server().server_id().c_str(), &server_id);
+    if (r < 0)
+        return errno_error(-r, "server id");
+    if ((r = sd_bus_set_server(b, 1, server_id)) < 0 || (r = sd_bus_set_anonymous(b, 1)) < 0 ||
+        (r = sd_bus_negotiate_fds(b, 1)) < 0)
+        return errno_error(-r, "configuring the bus");
+    sd_bus_slot* obj = nullptr;
+    sd_bus_slot* shim = nullptr;
+    r = add_vtables(b, c.get(), &obj, &shim);
+    if (r < 0)
+        return errno_error(-r, "registering the cgmanager object");
+    c->object_slot_.reset(obj);
+    c->shim_slot_.reset(shim);
+    r = sd_bus_start(b);
+    if (r < 0)
+        return errno_error(-r, "sd_bus_start");
+
+    sd_event* e = loop.event();
+    sd_event_source* s = nullptr;
+    r = sd_event_add_io(e, &s, fd, EPOLLIN, on_io, c.get());
+    if (r < 0)
+        return errno_error(-r, "watching the connection");
+    c->io_.reset(s);
+    r = sd_event_add_time(e, &s, CLOCK_MONOTONIC, 0, 0, on_timer, c.get());
+    if (r < 0)
+        return errno_error(-r, "adding the connection timer");
+    c->timer_.reset(s);
+    sd_event_source_set_enabled(s, SD_EVENT_OFF);
+    uint64_t now = 0;
+    sd_event_now(e, CLOCK_MONOTONIC, &now);
+    r = sd_event_add_time(e, &s, CLOCK_MONOTONIC, now + loop.server().config().auth_timeout_usec, 10'000,
+                          on_auth_timeout, c.get());
+    if (r < 0)
+        return errno_error(-r, "adding the authentication timer");
+    c->auth_timer_.reset(s);
+    spdlog::debug("connection {} from pid {} uid {} gid {}", c->id_, c->peer_.pid, c->peer_.uid, c->peer_.gid);
+    return c;
+}
+
+Result<void> ClientConnection::check_peer_alive() const {
+    if (!pidfd_)
+        return ok();
+    struct pollfd p = {pidfd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP)))
+        return make_error(ErrorKind::AccessDenied,
+                          "the process that opened this connection (pid {}) has exited, so the caller cannot be "
+                          "identified; connect from the process that makes the calls",
+                          peer_.pid);
+    return ok();
+}
+
+void ClientConnection::kick() { process(); }
+
+void ClientConnection::end_exchange(ScmExchange* x) {
+    auto it = std::find(exchanges_.begin(), exchanges_.end(), x);
+    if (it != exchanges_.end())
+        exchanges_.erase(it);
+    destroy_exchange(x);
+}
+
+void ClientConnection::close(std::string_view reason) {
+    if (closed_)
+        return;
+    closed_ = true;
+    spdlog::debug("connection {} (pid {}) closed: {}", id_, peer_.pid, reason);
+    sd_event_source_set_enabled(io_.get(), SD_EVENT_OFF);
+    sd_event_source_set_enabled(timer_.get(), SD_EVENT_OFF);
+    sd_event_source_set_enabled(auth_timer_.get(), SD_EVENT_OFF);
+    loop_.retire(this);
+}
+
+void ClientConnection::process() {
+    if (closed_)
+        return;
+    const unsigned batch = loop_.server().config().process_batch;
+    for (unsigned i = 0; i < batch; ++i) {
+        int r = sd_bus_process(bus_.get(), nullptr);
+        if (r < 0) {
+            close(r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE ? "peer disconnected" : std::strerror(-r));
+            return;
+        }
+        if (closed_)
+            return;  // a handler closed it
+        if (r == 0) {
+            rearm(false);
+            return;
+        }
+    }
+    rearm(true);
+}
+
+void ClientConnection::rearm(bool more_pending) {
+    uint64_t queued = 0;
+    if (sd_bus_get_n_queued_write(bus_.get(), &queued) >= 0 && queued > loop_.server().config().max_queued_writes) {
+        close(fmt::format("{} replies queued: the peer does not read them", queued));
+        return;
+    }
+    int events = sd_bus_get_events(bus_.get());
+    if (events < 0) {
+        close(std::strerror(-events));
+        return;
+    }
+    sd_event_source_set_io_events(io_.get(), static_cast<uint32_t>(events));
+    uint64_t until = UINT64_MAX;
+    if (more_pending)
+        until = 0;  // yield to the other connections, then continue right away
+    else if (sd_bus_get_timeout(bus_.get(), &until) < 0)
+        until = UINT64_MAX;
+    if (until == UINT64_MAX) {
+        sd_event_source_set_enabled(timer_.get(), SD_EVENT_OFF);
+    } else {
+        sd_event_source_set_time(timer_.get(), until);
+        sd_event_source_set_enabled(timer_.get(), SD_EVENT_ONESHOT);
+    }
+}
+
+int ClientConnection::on_io(sd_event_source*, int, uint32_t, void* userdata) {
+    static_cast<ClientConnection*>(userdata)->process();
+    return 0;
+}
+
+int ClientConnection::on_timer(sd_event_source*, uint64_t, void* userdata) {
+    static_cast<ClientConnection*>(userdata)->process();
+    return 0;
+}
+
+int ClientConnection::on_auth_timeout(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<ClientConnection*>(userdata);
+    if (sd_bus_is_ready(self->bus_.get()) <= 0)
+        self->close("did not authenticate in time");
+    return 0;
+}
+
+}  // namespace cgm::bus

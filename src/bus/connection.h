@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// One client connection: a server-mode sd_bus on an accepted fd, the peer's kernel credentials
+// taken at accept, and the io and timer sources that drive it on its loop.
+//
+// Driving a connection (DESIGN §3): on any event, sd_bus_process() is called until it returns 0
+// (at most ServerConfig::process_batch times, then the connection yields to others and comes back
+// on the next iteration); then the io source is re-armed from sd_bus_get_events() and the timer
+// from sd_bus_get_timeout(). This also handles libdbus clients that send BEGIN and their first
+// call in one write. A connection that fails to process (the peer went away, a protocol error) is
+// closed and retired: destroyed by its loop once the current dispatch is over.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bus/sd_ptr.h"
+#include "bus/server.h"
+#include "cgmanager/result.h"
+#include "core/credentials.h"
+#include "core/sys.h"
+
+namespace cgm::bus {
+
+class ScmExchange;
+
+class ClientConnection {
+public:
+    static Result<std::unique_ptr<ClientConnection>> create(Loop& loop, Accepted a);
+    ~ClientConnection();
+    ClientConnection(const ClientConnection&) = delete;
+    ClientConnection& operator=(const ClientConnection&) = delete;
+
+    uint64_t id() const { return id_; }
+    /// SO_PEERCRED at accept, in the daemon's namespaces.
+    const Ucred& peer() const { return peer_; }
+    Loop& loop() { return loop_; }
+    Server& server() { return loop_.server(); }
+    sd_bus* bus() { return bus_.get(); }
+
+    /// DESIGN §2.3: once the process that connected has exited, its pid may belong to someone
+    /// else; calls that need the caller's identity are refused from then on.
+    Result<void> check_peer_alive() const;
+
+    /// Process what is pending and re-arm; call after sending anything outside a dispatch.
+    void kick();
+    /// Close the connection (logged with the reason) and retire it.
+    void close(std::string_view reason);
+
+    /// *Scm exchanges running for this connection (scm.h): it owns them, and ends them with itself.
+    void begin_exchange(ScmExchange* x) { exchanges_.push_back(x); }
+    void end_exchange(ScmExchange* x);
+    size_t exchange_count() const { return exchanges_.size(); }
+
+private:
+    ClientConnection(Loop& loop, uint64_t id, Ucred peer, UniqueFd pidfd);
+    static int on_io(sd_event_source* s, int fd, uint32_t revents, void* userdata);
+    static int on_timer(sd_event_source* s, uint64_t usec, void* userdata);
+    static int on_auth_timeout(sd_event_source* s, uint64_t usec, void* userdata);
+    void process();
+    void rearm(bool more_pending);
+
+    Loop& loop_;
+    uint64_t id_;
+    Ucred peer_;
+    UniqueFd pidfd_;
+    BusPtr bus_;
+    SlotPtr object_slot_;
+    SlotPtr shim_slot_;
+    SourcePtr io_;
+    SourcePtr timer_;
+    SourcePtr auth_timer_;
+    std::vector<ScmExchange*> exchanges_;
+    bool closed_ = false;
+};
+
+}  // namespace cgm::bus

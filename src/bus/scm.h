@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The *Scm methods: the credential exchange of reference §5, byte-compatible with CGManager 0.42,
+// driven asynchronously on the connection's loop.
+//
+// The exchange, step by step (client = whoever made the D-Bus call, usually a proxy):
+//  1. The client makes a SOCK_DGRAM socketpair, sets SO_PASSCRED on both ends and sends the XxxScm
+//     call with one end as the final 'h' argument.
+//  2. The daemon dups that fd, checks it is a unix datagram socket, sets SO_PASSCRED on it, writes
+//     the kick (one datagram "1") and sends the empty D-Bus reply. From here on nothing travels
+//     over D-Bus.
+//  3. The client sends one datagram carrying SCM_CREDENTIALS of the requestor (any payload). The
+//     kernel checks and translates it: a process may only send another pid or uid with the
+//     matching capability, and the daemon receives them in its own namespaces.
+//  4. For GetPidCgroup(Abs), MovePid(Abs) and Chown a second credential (the victim pid, or the new
+//     owner uid:gid) is needed: the daemon writes another "1" and reads a second datagram.
+//     Datagrams may arrive before their kick (clients may pipeline them).
+//  5. The daemon runs the operation with Caller{proxy = the connection's peer, requestor = the
+//     first credential}, writes the result datagram(s) (table in reference §5.4) and closes its end.
+//
+// Differences from 0.42 (DESIGN §2.4, reference §10.6-7): the whole exchange has a timeout
+// (ServerConfig::scm_timeout_usec); a connection may have only ServerConfig::max_scm_pending
+// exchanges at a time; results that do not fit the socket buffer wait for it to drain instead of
+// being cut short; a bad credential datagram or a timeout still gets the method's failure result
+// before the socket is closed.
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+namespace cgm::bus {
+
+class ClientConnection;
+
+enum class ScmMethod {
+    GetPidCgroup,
+    GetPidCgroupAbs,
+    Create,
+    Chown,
+    Chmod,
+    MovePid,
+    MovePidAbs,
+    GetValue,
+    SetValue,
+    Remove,
+    GetTasks,
+    GetTasksRecursive,
+    ListChildren,
+    RemoveOnEmpty,
+    Prune,
+    ListKeys,
+};
+
+/// Handle an XxxScm method call: validate the fd, start the exchange, reply.
+int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bus_error* error);
+
+/// One exchange in progress; owned by its ClientConnection.
+class ScmExchange;
+void destroy_exchange(ScmExchange* x);
+
+}  // namespace cgm::bus

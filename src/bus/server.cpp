@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "bus/server.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <future>
+
+#include <spdlog/spdlog.h>
+#include <systemd/sd-id128.h>
+
+#include "bus/connection.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+namespace cgm::bus {
+
+// ---------------------------------------------------------------------------------------------
+// Loop
+
+Loop::Loop(Server& server, unsigned index) : server_(server), index_(index) {}
+
+Loop::~Loop() { stop(); }
+
+Result<void> Loop::start() {
+    int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (efd < 0)
+        return errno_error(errno, "eventfd");
+    wakeup_fd_.reset(efd);
+    std::promise<Result<void>> ready;
+    auto ready_future = ready.get_future();
+    thread_ = std::thread([this, &ready] {
+        // The event loop is created, run and destroyed by its own thread.
+        sd_event* e = nullptr;
+        int r = sd_event_new(&e);
+        if (r < 0) {
+            ready.set_value(errno_error(-r, "sd_event_new"));
+            return;
+        }
+        event_.reset(e);
+        sd_event_source* s = nullptr;
+        r = sd_event_add_io(e, &s, wakeup_fd_.get(), EPOLLIN, on_wakeup, this);
+        if (r < 0) {
+            ready.set_value(errno_error(-r, "sd_event_add_io"));
+            return;
+        }
+        wakeup_source_.reset(s);
+        r = sd_event_add_defer(e, &s, on_reap, this);
+        if (r < 0) {
+            ready.set_value(errno_error(-r, "sd_event_add_defer"));
+            return;
+        }
+        reaper_.reset(s);
+        sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        ready.set_value(ok());
+        r = sd_event_loop(e);
+        if (r < 0)
+            spdlog::error("event loop {} failed: {}", index_, std::strerror(-r));
+        connections_.clear();
+        retired_.clear();
+        reaper_.reset();
+        wakeup_source_.reset();
+        event_.reset();
+    });
+    return ready_future.get();
+}
+
+void Loop::hand_over(Accepted a) {
+    {
+        std::lock_guard lock(mu_);
+        incoming_.push_back(std::move(a));
+    }
+    uint64_t one = 1;
+    (void)!::write(wakeup_fd_.get(), &one, sizeof one);
+}
+
+void Loop::stop() {
+    if (!thread_.joinable())
+        return;
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    uint64_t one = 1;
+    (void)!::write(wakeup_fd_.get(), &one, sizeof one);
+    thread_.join();
+}
+
+int Loop::on_wakeup(sd_event_source*, int fd, uint32_t, void* userdata) {
+    auto* self = static_cast<Loop*>(userdata);
+    uint64_t n;
+    (void)!::read(fd, &n, sizeof n);
+    std::deque<Accepted> batch;
+    bool stopping;
+    {
+        std::lock_guard lock(self->mu_);
+        batch.swap(self->incoming_);
+        stopping = self->stopping_;
+    }
+    if (stopping) {
+        for (auto& a : batch)
+            self->server_.release(a.peer.uid);
+        for (auto& [ptr, conn] : self->connections_)
+            self->server_.release(conn->peer().uid);
+        self->connections_.clear();
+        self->retired_.clear();
+        sd_event_exit(self->event_.get(), 0);
+        return 0;
+    }
+    for (auto& a : batch)
+        self->adopt(std::move(a));
+    return 0;
+}
+
+void Loop::adopt(Accepted a) {
+    uid_t uid = a.peer.uid;
+    uint64_t id = a.id;
+    auto conn = ClientConnection::create(*this, std::move(a));
+    if (!conn) {
+        spdlog::warn("connection {} (uid {}): {}, dropping it", id, uid, conn.error().message);
+        server_.release(uid);
+        return;
+    }
+    ClientConnection* raw = conn->get();
+    connections_.emplace(raw, std::move(conn).value());
+    raw->kick();
+}
+
+void Loop::retire(ClientConnection* c) {
+    retired_.push_back(c);
+    sd_event_source_set_enabled(reaper_.get(), SD_EVENT_ONESHOT);
+}
+
+int Loop::on_reap(sd_event_source*, void* userdata) {
+    auto* self = static_cast<Loop*>(userdata);
+    auto retired = std::move(self->retired_);
+    self->retired_.clear();
+    for (ClientConnection* c : retired) {
+        auto it = self->connections_.find(c);
+        if (it == self->connections_.end())
+            continue;
+        self->server_.release(c->peer().uid);
+        self->connections_.erase(it);
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+Server::Server(ServerConfig config, UniqueFd listen_fd, std::shared_ptr<const Operations> ops)
+    : config_(config), listen_fd_(std::move(listen_fd)), ops_(std::move(ops)) {
+    sd_id128_t id;
+    if (sd_id128_randomize(&id) < 0)
+        id = SD_ID128_MAKE(5c, 9a, 41, 2e, 77, 0b, 4d, 3f, 8e, 21, 6a, c4, 90, 13, ff, 02);
+    char buf[SD_ID128_STRING_MAX];
+    server_id_ = sd_id128_to_string(id, buf);
+}
+
+Server::~Server() {
+    for (auto& l : loops_)
+        l->stop();
+}
+
+std::shared_ptr<const Operations> Server::operations() const {
+    std::lock_guard lock(ops_mu_);
+    return ops_;
+}
+
+bool Server::admit(uid_t uid, std::string& refusal) {
+    std::lock_guard lock(count_mu_);
+    if (total_ >= config_.max_connections) {
+        refusal = fmt::format("{} connections are open, the limit", total_);
+        return false;
+    }
+    size_t& mine = per_uid_[uid];
+    if (mine >= config_.max_connections_per_uid) {
+        refusal = fmt::format("uid {} has {} connections open, the per-uid limit", uid, mine);
+        return false;
+    }
+    ++mine;
+    ++total_;
+    return true;
+}
+
+void Server::release(uid_t uid) {
+    std::lock_guard lock(count_mu_);
+    auto it = per_uid_.find(uid);
+    if (it != per_uid_.end() && --it->second == 0)
+        per_uid_.erase(it);
+    if (total_ > 0)
+        --total_;
+}
+
+size_t Server::connection_count() const {
+    std::lock_guard lock(count_mu_);
+    return total_;
+}
+
+void Server::accept_all() {
+    for (;;) {
+        int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EAGAIN)
+                return;
+            // Out of fds (or another resource): new clients wait in the backlog until some are
+            // freed; retry shortly instead of spinning on a readable listening socket.
+            spdlog::warn("accept: {}; refusing new clients for 100 ms", std::strerror(errno));
+            pause_accepting();
+            return;
+        }
+        UniqueFd conn(fd);
+        struct ucred uc {};
+        socklen_t len = sizeof uc;
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 || len != sizeof uc) {
+            spdlog::warn("dropping a connection: SO_PEERCRED failed: {}", std::strerror(errno));
+            continue;
+        }
+        if (uc.pid <= 0) {
+            spdlog::warn("dropping a connection from uid {}: its pid is not visible in the daemon's pid namespace",
+                         uc.uid);
+            continue;
+        }
+        int pidfd = -1;
+        len = sizeof pidfd;
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+            pidfd = -1;  // kernel without SO_PEERPIDFD
+        Accepted a;
+        a.fd = std::move(conn);
+        a.peer = Ucred{uc.pid, uc.uid, uc.gid};
+        a.pidfd = UniqueFd(pidfd);
+        a.id = next_id_++;
+        std::string refusal;
+        if (!admit(uc.uid, refusal)) {
+            spdlog::warn("refusing a connection from pid {} uid {}: {}", uc.pid, uc.uid, refusal);
+            continue;
+        }
+        loops_[next_loop_++ % loops_.size()]->hand_over(std::move(a));
+    }
+}
+
+void Server::pause_accepting() {
+    sd_event_source_set_enabled(accept_source_.get(), SD_EVENT_OFF);
+    uint64_t now = 0;
+    sd_event_now(event_.get(), CLOCK_MONOTONIC, &now);
+    if (!accept_retry_) {
+        sd_event_source* t = nullptr;
+        if (sd_event_add_time(event_.get(), &t, CLOCK_MONOTONIC, now + 100'000, 10'000, on_accept_retry, this) >= 0)
+            accept_retry_.reset(t);
+        return;
+    }
+    sd_event_source_set_time(accept_retry_.get(), now + 100'000);
+    sd_event_source_set_enabled(accept_retry_.get(), SD_EVENT_ONESHOT);
+}
+
+int Server::on_accept_retry(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<Server*>(userdata);
+    sd_event_source_set_enabled(self->accept_source_.get(), SD_EVENT_ON);
+    return 0;
+}
+
+int Server::on_accept(sd_event_source*, int, uint32_t, void* userdata) {
+    static_cast<Server*>(userdata)->accept_all();
+    return 0;
+}
+
+int Server::on_signal(sd_event_source* s, const struct signalfd_siginfo* si, void* userdata) {
+    auto* self = static_cast<Server*>(userdata);
+    if (si->ssi_signo == SIGHUP) {
+        auto fresh = self->on_reload_();
+        if (!fresh) {
+            spdlog::error("reload: {}; keeping the current hierarchies", fresh.error().message);
+            return 0;
+        }
+        std::lock_guard lock(self->ops_mu_);
+        self->ops_ = std::move(fresh).value();
+        return 0;
+    }
+    spdlog::info("received {}, shutting down", strsignal(static_cast<int>(si->ssi_signo)));
+    return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+Result<void> Server::run(const std::function<void()>& on_ready,
+                         const std::function<Result<std::shared_ptr<const Operations>>()>& on_reload) {
+    on_reload_ = on_reload;
+    // Signals are taken through signalfd by this thread; block them everywhere first, so the loop
+    // threads inherit the mask.
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP})
+        sigaddset(&mask, sig);
+    if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0)
+        return make_error(ErrorKind::Failed, "cannot block signals");
+
+    unsigned n = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < n; ++i) {
+        loops_.push_back(std::make_unique<Loop>(*this, i));
+        CGM_TRY(loops_.back()->start());
+    }
+
+    sd_event* e = nullptr;
+    int r = sd_event_new(&e);
+    if (r < 0)
+        return errno_error(-r, "sd_event_new");
+    event_.reset(e);
+    sd_event_source* accept_source = nullptr;
+    r = sd_event_add_io(e, &accept_source, listen_fd_.get(), EPOLLIN, on_accept, this);
+    if (r < 0)
+        return errno_error(-r, "watching the listening socket");
+    accept_source_.reset(accept_source);
+    std::vector<SourcePtr> signal_sources;
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+        sd_event_source* s = nullptr;
+        r = sd_event_add_signal(e, &s, sig, on_signal, this);
+        if (r < 0)
+            return errno_error(-r, "watching signal {}", sig);
+        signal_sources.emplace_back(s);
+    }
+    spdlog::info("serving with {} event loops", n);
+    on_ready();
+    r = sd_event_loop(e);
+
+    // Stop accepting first, then let every loop finish the call it is in and close its clients.
+    accept_retry_.reset();
+    accept_source_.reset();
+    listen_fd_.reset();
+    for (auto& l : loops_)
+        l->stop();
+    loops_.clear();
+    signal_sources.clear();
+    event_.reset();
+    if (r < 0)
+        return errno_error(-r, "main event loop");
+    return ok();
+}
+
+}  // namespace cgm::bus

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The peer-to-peer D-Bus server (DESIGN §3 "The D-Bus server", "Concurrency").
+//
+//  - The main thread owns the listening socket and the signal handling; it accepts, takes the
+//    peer's SO_PEERCRED (and SO_PEERPIDFD where the kernel has it), applies the connection limits
+//    and hands each new fd round-robin to one of N event loops.
+//  - Each Loop is a thread with its own sd-event. It owns its connections: one ClientConnection
+//    per peer, each driven by its own io and timer sources (never sd_bus_attach_event). A bus is
+//    only ever touched by its loop's thread.
+//  - Shared state is small: the current Operations (swapped on SIGHUP), the configuration, the
+//    connection counters.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "bus/sd_ptr.h"
+#include "cgmanager/result.h"
+#include "core/credentials.h"
+#include "core/operations.h"
+#include "core/sys.h"
+
+namespace cgm::bus {
+
+class ClientConnection;
+class Server;
+
+struct ServerConfig {
+    unsigned threads = 0;                  ///< event loops; 0 = one per CPU
+    bool compat_errors = false;            ///< answer every failure with InvalidArgs "invalid request"
+    size_t max_connections = 4096;         ///< open client connections, in total
+    size_t max_connections_per_uid = 1024; ///< open client connections of one uid
+    uint64_t auth_timeout_usec = 5'000'000;  ///< time a new connection has to authenticate
+    uint64_t max_queued_writes = 1024;     ///< replies queued for a peer that does not read them
+    unsigned process_batch = 32;           ///< messages handled per connection before others get a turn
+    uint64_t scm_timeout_usec = 5'000'000;   ///< time an *Scm credential exchange may take
+    size_t max_scm_pending = 64;           ///< *Scm exchanges in progress on one connection
+};
+
+/// A freshly accepted connection on its way to a loop.
+struct Accepted {
+    UniqueFd fd;
+    Ucred peer;
+    UniqueFd pidfd;  ///< invalid where the kernel has no SO_PEERPIDFD
+    uint64_t id = 0;
+};
+
+class Loop {
+public:
+    Loop(Server& server, unsigned index);
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+
+    Result<void> start();
+    /// Thread-safe: queue a connection for this loop.
+    void hand_over(Accepted a);
+    /// Thread-safe: close every connection and end the thread.
+    void stop();
+
+    Server& server() { return server_; }
+    sd_event* event() { return event_.get(); }
+    /// Loop thread: a connection ended; it is destroyed once the current dispatch returns.
+    void retire(ClientConnection* c);
+
+private:
+    static int on_wakeup(sd_event_source* s, int fd, uint32_t revents, void* userdata);
+    static int on_reap(sd_event_source* s, void* userdata);
+    void adopt(Accepted a);
+
+    Server& server_;
+    unsigned index_;
+    EventPtr event_;
+    UniqueFd wakeup_fd_;
+    SourcePtr wakeup_source_;
+    SourcePtr reaper_;
+    std::thread thread_;
+    std::mutex mu_;
+    std::deque<Accepted> incoming_;
+    bool stopping_ = false;
+    std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> connections_;
+    std::vector<ClientConnection*> retired_;
+};
+
+class Server {
+public:
+    Server(ServerConfig config, UniqueFd listen_fd, std::shared_ptr<const Operations> ops);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// Serve until SIGTERM or SIGINT. `on_ready` runs once the loops accept; `on_reload` runs on
+    /// SIGHUP and returns the Operations to use from then on (or an error, keeping the old ones).
+    Result<void> run(const std::function<void()>& on_ready,
+                     const std::function<Result<std::shared_ptr<const Operations>>()>& on_reload);
+
+    /// The Operations of the moment (a snapshot; a reload does not disturb calls in flight).
+    std::shared_ptr<const Operations> operations() const;
+    const ServerConfig& config() const { return config_; }
+    const std::string& server_id() const { return server_id_; }
+
+    /// Connection accounting, called by the acceptor and by loops when a connection ends.
+    bool admit(uid_t uid, std::string& refusal);
+    void release(uid_t uid);
+    size_t connection_count() const;
+
+private:
+    static int on_accept(sd_event_source* s, int fd, uint32_t revents, void* userdata);
+    static int on_signal(sd_event_source* s, const struct signalfd_siginfo* si, void* userdata);
+    static int on_accept_retry(sd_event_source* s, uint64_t usec, void* userdata);
+    void accept_all();
+    void pause_accepting();
+
+    ServerConfig config_;
+    UniqueFd listen_fd_;
+    std::string server_id_;
+    mutable std::mutex ops_mu_;
+    std::shared_ptr<const Operations> ops_;
+    std::vector<std::unique_ptr<Loop>> loops_;
+    std::atomic<uint64_t> next_id_{1};
+    size_t next_loop_ = 0;
+
+    mutable std::mutex count_mu_;
+    size_t total_ = 0;
+    std::map<uid_t, size_t> per_uid_;
+
+    EventPtr event_;
+    SourcePtr accept_source_;
+    SourcePtr accept_retry_;
+    std::function<Result<std::shared_ptr<const Operations>>()> on_reload_;
+};
+
+}  // namespace cgm::bus
