@@ -2,20 +2,43 @@
 //
 // cgmanager: the per-host cgroup manager daemon.
 //
-// What it does so far: enters a private mount namespace, mounts the hierarchies it manages under
-// <rundir>/fs, logs the table, tells systemd it is ready and waits for SIGTERM/SIGINT. The D-Bus
-// server is the next piece (issue 3).
+// Start-up, in this order (reference §2.2 as amended by DESIGN §2):
+//  1. the listening socket, in the host's mount namespace (so clients and bind mounts see it), or
+//     the one systemd passed (socket activation); refuse when a daemon already answers;
+//  2. a private mount namespace with the hierarchies mounted under <rundir>/fs;
+//  3. (--daemon) detach; serve with one event loop per CPU; READY=1 to systemd; (--sigstop) stop.
+// SIGTERM/SIGINT: stop accepting, finish the calls in flight, remove the socket (unless it was
+// passed in), exit 0. SIGHUP: rescan the hierarchies.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <sys/vfs.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <memory>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "bus/server.h"
+#include "cgmanager/names.h"
+#include "core/backend.h"
 #include "core/limits.h"
 #include "core/mounts.h"
-#include "core/proc_parse.h"
+#include "core/operations.h"
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
 
 namespace {
 
@@ -23,28 +46,195 @@ struct Options {
     std::vector<std::string> mount;
     std::vector<std::string> skip;
     int max_depth = cgm::limits::kDefaultMaxDepth;
+    std::string socket;
     std::string rundir = "/run/cgmanager";
+    unsigned threads = 0;
+    bool compat_errors = false;
+    bool daemon = false;
+    bool sigstop = false;
     bool verbose = false;
     bool quiet = false;
     bool debug = false;
+    unsigned scm_timeout_ms = 5000;
+    unsigned auth_timeout_ms = 5000;
+    size_t max_connections = 4096;
+    size_t max_connections_per_uid = 1024;
 };
 
-int run(const Options& opt) {
-    auto log = spdlog::stderr_color_mt("cgmanager");
+void setup_logging(const Options& opt, bool daemonized) {
+    std::shared_ptr<spdlog::logger> log;
+    if (daemonized)
+        log = std::make_shared<spdlog::logger>(
+            "cgmanager", std::make_shared<spdlog::sinks::syslog_sink_mt>("cgmanager", LOG_PID, LOG_DAEMON, false));
+    else if (std::getenv("JOURNAL_STREAM"))  // started by systemd: log to the journal with priorities
+        log = std::make_shared<spdlog::logger>("cgmanager", std::make_shared<spdlog::sinks::systemd_sink_mt>());
+    else
+        log = std::make_shared<spdlog::logger>("cgmanager", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    if (!daemonized && !std::getenv("JOURNAL_STREAM"))
+        log->set_pattern("cgmanager: %^%l%$: %v");
+    else
+        log->set_pattern("%v");
+    log->set_level(opt.debug     ? spdlog::level::debug
+                   : opt.verbose ? spdlog::level::info
+                   : opt.quiet   ? spdlog::level::err
+                                 : spdlog::level::warn);
     spdlog::set_default_logger(log);
-    spdlog::set_pattern("cgmanager: %^%l%$: %v");
-    spdlog::set_level(opt.debug ? spdlog::level::debug
-                      : opt.verbose ? spdlog::level::info
-                      : opt.quiet ? spdlog::level::err
-                                  : spdlog::level::warn);
+}
 
+// Where the socket goes when --socket is not given (DESIGN §2.12).
+std::string default_socket_path() {
+    struct statfs sfs {};
+    if (::statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == TMPFS_MAGIC)
+        return cgm::kLegacySocketPath;
+    return cgm::kRunSocketPath;
+}
+
+cgm::Result<void> fill_address(const std::string& path, struct sockaddr_un& addr) {
+    addr = {};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path)
+        return cgm::make_error(cgm::ErrorKind::InvalidArgs, "socket path {} is too long", path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    return cgm::ok();
+}
+
+// Is a daemon answering on this path?
+bool answers(const std::string& path) {
+    struct sockaddr_un addr;
+    if (!fill_address(path, addr))
+        return false;
+    cgm::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    return fd && ::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+cgm::Result<cgm::UniqueFd> listen_on(const std::string& path) {
+    if (answers(path))
+        return cgm::make_error(cgm::ErrorKind::Failed, "cgmanager is already running (a daemon answers on {})", path);
+    std::string dir = path.substr(0, path.rfind('/'));
+    std::string cur;
+    for (size_t pos = 1; pos != std::string::npos;) {
+        pos = dir.find('/', pos + 1);
+        cur = dir.substr(0, pos);
+        if (::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST)
+            return cgm::errno_error(errno, "mkdir {}", cur);
+    }
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return cgm::make_error(cgm::ErrorKind::Failed, "{} exists and is not a socket; not replacing it", path);
+        if (::unlink(path.c_str()) < 0)
+            return cgm::errno_error(errno, "removing the stale socket {}", path);
+        spdlog::info("replaced the stale socket {}", path);
+    }
+    struct sockaddr_un addr;
+    CGM_TRY(fill_address(path, addr));
+    cgm::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd)
+        return cgm::errno_error(errno, "socket");
+    if (::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0)
+        return cgm::errno_error(errno, "bind {}", path);
+    // Everyone may connect: unprivileged users call directly; every call is authorized on its own.
+    if (::chmod(path.c_str(), 0666) < 0)
+        return cgm::errno_error(errno, "chmod {}", path);
+    if (::listen(fd.get(), SOMAXCONN) < 0)
+        return cgm::errno_error(errno, "listen on {}", path);
+    return fd;
+}
+
+void raise_fd_limit() {
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            spdlog::warn("cannot raise RLIMIT_NOFILE: {}, ignoring", std::strerror(errno));
+    }
+}
+
+// Double fork: the parent exits 0 once the daemon's pid is written to <rundir>.pid.
+cgm::Result<void> daemonize(const std::string& pidfile) {
+    pid_t pid = ::fork();
+    if (pid < 0)
+        return cgm::errno_error(errno, "fork");
+    if (pid > 0)
+        _exit(0);
+    ::setsid();
+    pid = ::fork();
+    if (pid < 0)
+        return cgm::errno_error(errno, "fork");
+    if (pid > 0) {
+        std::string tmp = pidfile + ".tmp";
+        FILE* f = std::fopen(tmp.c_str(), "we");
+        if (f) {
+            std::fprintf(f, "%d\n", pid);
+            std::fclose(f);
+            std::rename(tmp.c_str(), pidfile.c_str());
+        }
+        _exit(0);
+    }
+    if (::chdir("/") < 0)
+        return cgm::errno_error(errno, "chdir /");
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+        ::close(null);
+    }
+    return cgm::ok();
+}
+
+int run(const Options& opt) {
+    setup_logging(opt, false);
     if (::geteuid() != 0) {
         spdlog::error("must run as root");
         return 1;
     }
+    ::signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    // 1. The socket, in the host's mount namespace.
+    cgm::UniqueFd listen_fd;
+    bool activated = false;
+    std::string socket_path;
+    int n = sd_listen_fds(1);
+    if (n < 0) {
+        spdlog::error("socket activation: {}", std::strerror(-n));
+        return 1;
+    }
+    if (n > 1) {
+        spdlog::error("socket activation passed {} sockets; cgmanager listens on exactly one", n);
+        return 1;
+    }
+    if (n == 1) {
+        if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, nullptr, 0) <= 0) {
+            spdlog::error("socket activation passed an fd that is not a listening unix stream socket");
+            return 1;
+        }
+        listen_fd.reset(SD_LISTEN_FDS_START);
+        ::fcntl(listen_fd.get(), F_SETFL, ::fcntl(listen_fd.get(), F_GETFL) | O_NONBLOCK);
+        ::fcntl(listen_fd.get(), F_SETFD, FD_CLOEXEC);
+        activated = true;
+        spdlog::info("using the socket passed by systemd");
+    } else {
+        socket_path = opt.socket.empty() ? default_socket_path() : opt.socket;
+        auto fd = listen_on(socket_path);
+        if (!fd) {
+            spdlog::error("{}", fd.error().message);
+            return 1;
+        }
+        listen_fd = std::move(fd).value();
+        spdlog::info("listening on {}", socket_path);
+    }
+    auto remove_socket = [&] {
+        if (!activated && !socket_path.empty())
+            ::unlink(socket_path.c_str());
+    };
+
+    // 2. The hierarchies, in a private mount namespace.
     auto input = cgm::read_plan_input();
     if (!input) {
         spdlog::error("reading the host's cgroup setup: {}", input.error().message);
+        remove_socket();
         return 1;
     }
     input->extra_mounts = opt.mount;
@@ -52,14 +242,15 @@ int run(const Options& opt) {
     auto plan = cgm::plan_hierarchies(*input);
     if (!plan) {
         spdlog::error("{}", plan.error().message);
+        remove_socket();
         return 1;
     }
     for (const auto& w : plan->warnings)
         spdlog::warn("{}", w);
-
     auto ns = cgm::PrivateMountNamespace::enter();
     if (!ns) {
         spdlog::error("entering a private mount namespace: {}", ns.error().message);
+        remove_socket();
         return 1;
     }
     std::vector<std::string> warnings;
@@ -68,39 +259,114 @@ int run(const Options& opt) {
         spdlog::warn("{}", w);
     if (!table) {
         spdlog::error("mounting the hierarchies: {}", table.error().message);
+        remove_socket();
         return 1;
     }
     for (const auto& h : table->all())
         spdlog::info("managing {} ({}, {}) at {}", h->display, h->is_unified() ? "cgroup2" : "cgroup v1",
                      h->premounted ? "premounted" : "mounted by us", h->mount_point);
+    auto delegate = cgm::sys::read_file("/sys/kernel/cgroup/delegate", 4096);
+    cgm::set_unified_delegate_files(delegate ? *delegate : "");
 
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-    sd_notifyf(0, "READY=1\nSTATUS=managing %zu hierarchies (no D-Bus server yet)", table->all().size());
-    int sig = 0;
-    sigwait(&set, &sig);
+    auto proc = cgm::SystemProc::open();
+    if (!proc) {
+        spdlog::error("{}", proc.error().message);
+        remove_socket();
+        return 1;
+    }
+    cgm::WatchList watches;
+    cgm::OperationsConfig ops_config{opt.max_depth};
+    auto ops = std::make_shared<const cgm::Operations>(
+        std::make_shared<const cgm::HierarchyTable>(std::move(table).value()), *proc, watches, ops_config);
+
+    // 3. Serve.
+    if (opt.daemon) {
+        auto d = daemonize(opt.rundir + ".pid");
+        if (!d) {
+            spdlog::error("{}", d.error().message);
+            return 1;
+        }
+        setup_logging(opt, true);
+    }
+    cgm::bus::ServerConfig config;
+    config.threads = opt.threads;
+    config.compat_errors = opt.compat_errors;
+    config.scm_timeout_usec = uint64_t{opt.scm_timeout_ms} * 1000;
+    config.auth_timeout_usec = uint64_t{opt.auth_timeout_ms} * 1000;
+    config.max_connections = opt.max_connections;
+    config.max_connections_per_uid = opt.max_connections_per_uid;
+    cgm::bus::Server server(config, std::move(listen_fd), ops);
+    auto on_ready = [&] {
+        sd_notifyf(0, "READY=1\nSTATUS=managing %zu hierarchies", server.operations()->table().all().size());
+        if (opt.sigstop)
+            ::raise(SIGSTOP);
+    };
+    auto on_reload = [&]() -> cgm::Result<std::shared_ptr<const cgm::Operations>> {
+        sd_notify(0, "RELOADING=1");
+        auto host_view = cgm::read_plan_input("/proc/1/mountinfo");
+        auto in = host_view ? std::move(host_view).value() : CGM_TRY(cgm::read_plan_input());
+        in.extra_mounts = opt.mount;
+        in.skip = opt.skip;
+        auto p = CGM_TRY(cgm::plan_hierarchies(in));
+        std::vector<std::string> w;
+        auto current = server.operations();
+        auto t = cgm::mount_new_hierarchies(*ns, p, current->table(), opt.rundir, w);
+        for (const auto& msg : w)
+            spdlog::warn("{}", msg);
+        sd_notify(0, "READY=1");
+        if (!t)
+            return std::move(t).error();
+        spdlog::info("rescanned: managing {} hierarchies", t->all().size());
+        return std::make_shared<const cgm::Operations>(std::make_shared<const cgm::HierarchyTable>(std::move(t).value()),
+                                                       *proc, watches, ops_config);
+    };
+    auto served = server.run(on_ready, on_reload);
     sd_notify(0, "STOPPING=1");
-    spdlog::info("received {}, exiting", strsignal(sig));
+    remove_socket();
+    if (!served) {
+        spdlog::error("{}", served.error().message);
+        return 1;
+    }
     return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"cgmanager: manage cgroups for unprivileged users and containers"};
+    CLI::App app{"cgmanager: manage cgroups for unprivileged users and containers over D-Bus"};
     Options opt;
     app.set_version_flag("--version", std::string(CGM_VERSION));
-    app.add_option("-m,--mount", opt.mount, "Extra hierarchies to mount (name=X or a kernel controller)")
+    app.add_option("-m,--mount", opt.mount, "Extra hierarchies to mount: name=X, a kernel controller, or unified")
         ->delimiter(',');
-    app.add_option("-M,--skip", opt.skip, "Controllers not to manage (e.g. memory, name=systemd, unified)")
+    app.add_option("-M,--skip", opt.skip, "Hierarchies not to manage, by any controller (memory, name=systemd, unified)")
         ->delimiter(',');
     app.add_option("--max-depth", opt.max_depth, "Deepest cgroup (levels below the root) Create makes")
-        ->check(CLI::Range(1, 1000));
-    app.add_option("--rundir", opt.rundir, "Runtime directory (hierarchies are mounted under <rundir>/fs)");
-    app.add_flag("-v,--verbose", opt.verbose, "Log informational messages");
+        ->check(CLI::Range(1, 1000))
+        ->default_val(cgm::limits::kDefaultMaxDepth);
+    app.add_option("--socket", opt.socket,
+                   "Listen on this path (default: /sys/fs/cgroup/cgmanager/sock where /sys/fs/cgroup is a tmpfs, "
+                   "else /run/cgmanager/sock)");
+    app.add_option("--rundir", opt.rundir, "Runtime directory; hierarchies are mounted under <rundir>/fs")
+        ->default_val("/run/cgmanager");
+    app.add_option("--threads", opt.threads, "Event loops serving clients (default: one per CPU)")
+        ->check(CLI::Range(1u, 256u));
+    app.add_flag("--compat-errors", opt.compat_errors,
+                 "Answer every failure with InvalidArgs \"invalid request\", as CGManager 0.42 did");
+    app.add_option("--scm-timeout", opt.scm_timeout_ms, "Milliseconds an *Scm credential exchange may take")
+        ->check(CLI::Range(10u, 600000u))
+        ->default_val(5000);
+    app.add_option("--auth-timeout", opt.auth_timeout_ms, "Milliseconds a new connection has to authenticate")
+        ->check(CLI::Range(10u, 600000u))
+        ->default_val(5000);
+    app.add_option("--max-connections", opt.max_connections, "Client connections open at once")
+        ->check(CLI::Range(size_t{1}, size_t{1000000}))
+        ->default_val(4096);
+    app.add_option("--max-connections-per-uid", opt.max_connections_per_uid, "Client connections one uid may open")
+        ->check(CLI::Range(size_t{1}, size_t{1000000}))
+        ->default_val(1024);
+    app.add_flag("--daemon", opt.daemon, "Detach (double fork); the pid goes to <rundir>.pid, logs to syslog");
+    app.add_flag("--sigstop", opt.sigstop, "Stop with SIGSTOP once ready (for upstart's \"expect stop\")");
+    app.add_flag("-v,--verbose", opt.verbose, "Log every request");
     app.add_flag("-q,--quiet", opt.quiet, "Log errors only");
     app.add_flag("--debug", opt.debug, "Log debug messages");
     CLI11_PARSE(app, argc, argv);
