@@ -37,7 +37,10 @@ std::string& skip_reason_storage() {
     std::abort();
 }
 
-void remove_below(const std::string& dir) {
+
+}  // namespace
+
+void remove_cgroups_below(const std::string& dir) {
     DIR* d = ::opendir(dir.c_str());
     if (!d)
         return;
@@ -47,7 +50,7 @@ void remove_below(const std::string& dir) {
             children.push_back(dir + "/" + e->d_name);
     ::closedir(d);
     for (const auto& c : children) {
-        remove_below(c);
+        remove_cgroups_below(c);
         for (int i = 0; i < 300; ++i) {
             if (::rmdir(c.c_str()) == 0 || errno == ENOENT)
                 break;
@@ -57,8 +60,6 @@ void remove_below(const std::string& dir) {
         }
     }
 }
-
-}  // namespace
 
 void set_skip_reason(std::string reason) { skip_reason_storage() = std::move(reason); }
 const std::string& skip_reason() { return skip_reason_storage(); }
@@ -82,7 +83,7 @@ SystemEnv::SystemEnv() {
     auto table = mount_hierarchies(*ns, *plan, "/run/cgmanager-test", warnings);
     if (!table)
         fatal(table.error().message);
-    table_ = std::move(table).value();
+    table_ = std::make_shared<const HierarchyTable>(std::move(table).value());
     auto proc = SystemProc::open();
     if (!proc)
         fatal(proc.error().message);
@@ -93,7 +94,7 @@ SystemEnv::SystemEnv() {
 }
 
 const Hierarchy& SystemEnv::hierarchy(std::string_view token) const {
-    const Hierarchy* h = table_.find(token);
+    const Hierarchy* h = table_->find(token);
     if (!h)
         fatal("no hierarchy '" + std::string(token) + "' in the sandbox");
     return *h;
@@ -106,86 +107,8 @@ std::string SystemEnv::path(const Hierarchy& h, std::string_view cgroup) const {
 }
 
 void SystemEnv::remove_all_cgroups() const {
-    for (const auto& h : table_.all())
-        remove_below(h->mount_point);
-}
-
-std::unique_ptr<Child> Child::spawn(const Spec& spec) {
-    int ready[2], go[2];
-    if (::pipe2(ready, O_CLOEXEC) < 0 || ::pipe2(go, O_CLOEXEC) < 0)
-        fatal(std::string("pipe: ") + std::strerror(errno));
-    ::fflush(nullptr);
-    // A fork, or with CLONE_NEWPID a fork whose child is pid 1 of a new pid namespace.
-    pid_t pid = spec.pidns ? static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, nullptr, nullptr, nullptr, nullptr))
-                           : ::fork();
-    if (pid < 0)
-        fatal(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        ::close(ready[0]);
-        ::close(go[1]);
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (spec.zombie)
-            _exit(0);
-        char c = 0;
-        if (spec.uid != 0 || spec.gid != 0 || !spec.userns_map.empty()) {
-            if (::setgroups(0, nullptr) < 0 || ::setresgid(spec.gid, spec.gid, spec.gid) < 0 ||
-                ::setresuid(spec.uid, spec.uid, spec.uid) < 0)
-                _exit(101);
-        }
-        if (!spec.userns_map.empty()) {
-            if (::unshare(CLONE_NEWUSER) < 0)
-                _exit(102);
-            c = 'u';
-            if (::write(ready[1], &c, 1) != 1 || ::read(go[0], &c, 1) != 1)
-                _exit(103);
-            // Now mapped: become the namespace's root (the host sees the map's first host id).
-            if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
-                _exit(104);
-        }
-        c = 'r';
-        if (::write(ready[1], &c, 1) != 1)
-            _exit(105);
-        while (::read(go[0], &c, 1) > 0) {
-        }
-        _exit(0);
-    }
-    ::close(ready[1]);
-    ::close(go[0]);
-    auto child = std::unique_ptr<Child>(new Child(pid, spec.uid, spec.gid));
-    child->go_fd_ = go[1];
-    char c = 0;
-    if (spec.zombie) {
-        siginfo_t info{};
-        ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);
-        ::close(ready[0]);
-        return child;
-    }
-    if (!spec.userns_map.empty()) {
-        if (::read(ready[0], &c, 1) != 1 || c != 'u')
-            fatal("userns child did not start");
-        for (const char* map : {"uid_map", "gid_map"}) {
-            std::string p = "/proc/" + std::to_string(pid) + "/" + map;
-            auto w = sys::write_file(p, spec.userns_map + "\n");
-            if (!w)
-                fatal(w.error().message);
-        }
-        c = 'm';
-        if (::write(go[1], &c, 1) != 1)
-            fatal("userns child vanished");
-    }
-    if (::read(ready[0], &c, 1) != 1 || c != 'r')
-        fatal("helper child failed to start (uid " + std::to_string(spec.uid) + ")");
-    ::close(ready[0]);
-    return child;
-}
-
-Child::~Child() {
-    ::kill(pid_, SIGKILL);
-    int status;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (go_fd_ >= 0)
-        ::close(go_fd_);
+    for (const auto& h : table_->all())
+        remove_cgroups_below(h->mount_point);
 }
 
 Caller self_caller() { return Caller::plain(Ucred{::getpid(), ::getuid(), ::getgid()}); }

@@ -21,6 +21,7 @@
 #include "core/hierarchy.h"
 #include "core/operations.h"
 #include "core/proc_source.h"
+#include "support/process.h"
 
 namespace cgm::test {
 
@@ -40,7 +41,7 @@ class SystemEnv {
 public:
     static SystemEnv& get();
 
-    const HierarchyTable& table() const { return table_; }
+    const HierarchyTable& table() const { return *table_; }
     const ProcSource& proc() const { return *proc_; }
     WatchList& watches() { return watches_; }
     /// Operations with the default configuration.
@@ -58,50 +59,10 @@ public:
 
 private:
     SystemEnv();
-    HierarchyTable table_;
+    std::shared_ptr<const HierarchyTable> table_;
     std::unique_ptr<SystemProc> proc_;
     WatchList watches_;
     std::unique_ptr<Operations> ops_;
-};
-
-/// A helper process that waits until it is destroyed (SIGKILL + reap).
-class Child {
-public:
-    struct Spec {
-        uid_t uid = 0;
-        gid_t gid = 0;
-        /// Run in a new user namespace, as its root, with these maps written by the parent
-        /// (e.g. "0 100000 65536"); uid/gid are then the host ids it becomes (the map's start).
-        std::string userns_map;
-        /// Exit at once and stay a zombie until destroyed.
-        bool zombie = false;
-        /// Run as pid 1 of a new pid namespace.
-        bool pidns = false;
-    };
-
-    static std::unique_ptr<Child> spawn(const Spec& spec);
-    static std::unique_ptr<Child> spawn() { return spawn(Spec{}); }
-    static std::unique_ptr<Child> as_user(uid_t uid, gid_t gid) { return spawn(Spec{uid, gid, "", false, false}); }
-    /// Root of a new user namespace mapped "0 <host_base> 65536".
-    static std::unique_ptr<Child> userns_root(uid_t host_base) {
-        return spawn(Spec{host_base, host_base, "0 " + std::to_string(host_base) + " 65536", false, false});
-    }
-
-    ~Child();
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-
-    pid_t pid() const { return pid_; }
-    /// The credential as the kernel (and the daemon) sees it.
-    Ucred cred() const { return Ucred{pid_, uid_, gid_}; }
-    Caller caller() const { return Caller::plain(cred()); }
-
-private:
-    Child(pid_t pid, uid_t uid, gid_t gid) : pid_(pid), uid_(uid), gid_(gid) {}
-    pid_t pid_;
-    uid_t uid_;
-    gid_t gid_;
-    int go_fd_ = -1;  // the child waits until this closes
 };
 
 /// The test process itself as a plain caller (host root).
@@ -113,6 +74,8 @@ struct stat stat_of(const std::string& path);
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 void make_dir(const std::string& path);
+/// Remove every cgroup directory below `dir`, deepest first (waits briefly for dying tasks).
+void remove_cgroups_below(const std::string& dir);
 /// Names of the regular files in a directory.
 std::vector<std::string> files_in(const std::string& dir);
 /// A process's cgroup in a hierarchy, read from /proc/<pid>/cgroup ("/a/b").

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "support/process.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "core/sys.h"
+
+namespace cgm::test {
+
+namespace {
+
+[[noreturn]] void fatal(const std::string& what) {
+    std::fprintf(stderr, "test process helper: %s\n", what.c_str());
+    std::abort();
+}
+
+struct Spawned {
+    pid_t pid = -1;
+    int go = -1;  // write end the child may wait on
+};
+
+// Fork (or clone into a new pid namespace), become `as` in the child, then run `body` there.
+// Returns once the child is set up (its user namespace mapped).
+Spawned spawn_as(const As& as, const std::function<void(int go_read)>& body) {
+    int ready[2], go[2];
+    if (::pipe2(ready, O_CLOEXEC) < 0 || ::pipe2(go, O_CLOEXEC) < 0)
+        fatal(std::string("pipe: ") + std::strerror(errno));
+    ::fflush(nullptr);
+    pid_t pid = as.pidns ? static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, nullptr, nullptr, nullptr, nullptr))
+                         : ::fork();
+    if (pid < 0)
+        fatal(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        ::close(ready[0]);
+        ::close(go[1]);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (as.zombie)
+            _exit(0);
+        for (const auto& dir : as.join)
+            if (!sys::write_file(dir + "/cgroup.procs", "0\n"))
+                _exit(100);
+        char c = 0;
+        if (as.uid != 0 || as.gid != 0 || !as.userns_map.empty()) {
+            if (::setgroups(0, nullptr) < 0 || ::setresgid(as.gid, as.gid, as.gid) < 0 ||
+                ::setresuid(as.uid, as.uid, as.uid) < 0)
+                _exit(101);
+        }
+        if (!as.userns_map.empty()) {
+            if (::unshare(CLONE_NEWUSER) < 0)
+                _exit(102);
+            c = 'u';
+            if (::write(ready[1], &c, 1) != 1 || ::read(go[0], &c, 1) != 1)
+                _exit(103);
+            // Now mapped: become the namespace's root (the host sees the map's first host id).
+            if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
+                _exit(104);
+        }
+        c = 'r';
+        if (::write(ready[1], &c, 1) != 1)
+            _exit(105);
+        ::close(ready[1]);
+        body(go[0]);
+        _exit(0);
+    }
+    ::close(ready[1]);
+    ::close(go[0]);
+    char c = 0;
+    if (as.zombie) {
+        siginfo_t info{};
+        ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);
+        ::close(ready[0]);
+        return {pid, go[1]};
+    }
+    if (!as.userns_map.empty()) {
+        if (::read(ready[0], &c, 1) != 1 || c != 'u')
+            fatal("userns child did not start");
+        for (const char* map : {"uid_map", "gid_map"}) {
+            std::string p = "/proc/" + std::to_string(pid) + "/" + map;
+            auto w = sys::write_file(p, as.userns_map + "\n");
+            if (!w)
+                fatal(w.error().message);
+        }
+        c = 'm';
+        if (::write(go[1], &c, 1) != 1)
+            fatal("userns child vanished");
+    }
+    if (::read(ready[0], &c, 1) != 1 || c != 'r')
+        fatal("helper child failed to start (uid " + std::to_string(as.uid) + ")");
+    ::close(ready[0]);
+    return {pid, go[1]};
+}
+
+}  // namespace
+
+std::unique_ptr<Child> Child::spawn(const As& as) {
+    Spawned s = spawn_as(as, [](int go_read) {
+        char c;
+        while (::read(go_read, &c, 1) > 0) {
+        }
+    });
+    auto child = std::unique_ptr<Child>(new Child(s.pid, as.uid, as.gid));
+    child->go_fd_ = s.go;
+    return child;
+}
+
+Child::~Child() {
+    ::kill(pid_, SIGKILL);
+    int status;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (go_fd_ >= 0)
+        ::close(go_fd_);
+}
+
+RunResult run(const std::vector<std::string>& argv, const As& as, int timeout_ms,
+              const std::vector<std::pair<std::string, std::string>>& env) {
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) < 0 || ::pipe2(err, O_CLOEXEC) < 0)
+        fatal(std::string("pipe: ") + std::strerror(errno));
+    Spawned s = spawn_as(as, [&](int) {
+        ::dup2(out[1], 1);
+        ::dup2(err[1], 2);
+        int null = ::open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            ::dup2(null, 0);
+        for (const auto& [k, v] : env)
+            ::setenv(k.c_str(), v.c_str(), 1);
+        std::vector<char*> args;
+        for (const auto& a : argv)
+            args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        ::execvp(args[0], args.data());
+        std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
+        _exit(127);
+    });
+    ::close(out[1]);
+    ::close(err[1]);
+    ::close(s.go);
+    RunResult r;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    int open_fds = 2;
+    bool timed_out = false;
+    while (open_fds > 0) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            timed_out = true;
+            break;
+        }
+        int n = ::poll(fds, 2, static_cast<int>(left.count()));
+        if (n < 0 && errno == EINTR)
+            continue;
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char buf[4096];
+            ssize_t k = ::read(fds[i].fd, buf, sizeof buf);
+            if (k > 0) {
+                (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(k));
+            } else {
+                ::close(fds[i].fd);
+                fds[i].fd = -1;
+                --open_fds;
+            }
+        }
+    }
+    if (timed_out)
+        ::kill(s.pid, SIGKILL);
+    for (auto& f : fds)
+        if (f.fd >= 0)
+            ::close(f.fd);
+    int status = 0;
+    while (::waitpid(s.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (timed_out)
+        r.status = -1;
+    else if (WIFEXITED(status))
+        r.status = WEXITSTATUS(status);
+    else
+        r.status = 128 + WTERMSIG(status);
+    return r;
+}
+
+}  // namespace cgm::test
