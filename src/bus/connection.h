@@ -38,6 +38,8 @@ public:
     uint64_t id() const { return id_; }
     /// SO_PEERCRED at accept, in the daemon's namespaces.
     const Ucred& peer() const { return peer_; }
+    /// The peer's pidfd (SO_PEERPIDFD), or -1 where the kernel has none.
+    int peer_pidfd() const { return pidfd_.get(); }
     Loop& loop() { return loop_; }
     Server& server() { return loop_.server(); }
     sd_bus* bus() { return bus_.get(); }

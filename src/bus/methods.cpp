@@ -109,7 +109,7 @@ int serve(sd_bus_message* m, void* userdata, const char* method, Needs needs, De
             }
         }
         auto ops = c.server().operations();
-        auto result = body(*ops, Caller::plain(peer));
+        auto result = body(*ops, Caller::plain(peer, c.peer_pidfd()));
         if (!result) {
             log(spdlog::level::info, "failed: " + result.error().message);
             return reply_error(m, result.error(), compat);

@@ -15,6 +15,7 @@
 #include "bus/bus_error.h"
 #include "bus/connection.h"
 #include "core/operations.h"
+#include "core/proc_source.h"
 
 namespace cgm::bus {
 
@@ -161,6 +162,13 @@ private:
             Ucred u{cred->pid, cred->uid, cred->gid};
             if (got_++ == 0) {
                 requestor_ = u;
+                // Pin the requestor: /proc facts about it are trusted only while it lives.
+                auto pidfd = ProcSource::open_pidfd(u.pid);
+                if (!pidfd) {
+                    fail(std::move(pidfd).error());
+                    return;
+                }
+                requestor_pidfd_ = std::move(pidfd).value();
                 if (needs_victim(method_) &&
                     ::send(fd_.get(), "1", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
                     log_failure(errno_error(errno, "writing the second kick"));
@@ -180,7 +188,7 @@ private:
     // All credentials are in: run the operation and queue the result.
     void run() {
         auto ops = conn_.server().operations();
-        Caller caller = Caller::scm(conn_.peer(), requestor_);
+        Caller caller = Caller::scm(conn_.peer(), requestor_, conn_.peer_pidfd(), requestor_pidfd_.get());
         const ScmArgs& a = args_;
         auto status = [&](Result<void> r) {
             if (!r)
@@ -364,6 +372,7 @@ private:
     SourcePtr timer_;
     int got_ = 0;
     Ucred requestor_;
+    UniqueFd requestor_pidfd_;
     Ucred victim_;
     bool writing_ = false;
     std::deque<Datagram> outbox_;

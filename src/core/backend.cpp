@@ -72,7 +72,9 @@ public:
 
     Result<void> before_remove(int) const override { return ok(); }
 
-    Result<void> after_set_value(int, std::string_view, std::string_view) const override { return ok(); }
+    void after_set_value(int, std::string_view, std::string_view) const override {}
+
+    Result<void> after_chmod(int, std::string_view, mode_t) const override { return ok(); }
 
     Result<bool> mark_remove_on_empty(const Hierarchy& h, int dir_fd) const override {
         if (!h.agent_installed)
@@ -123,9 +125,8 @@ public:
 
     Result<PidTarget> pid_target(int dir_fd) const override {
         std::string procs = std::string(kLeafName) + "/cgroup.procs";
-        if (CGM_TRY(cgfs::child_exists(dir_fd, kLeafName)))
-            return PidTarget{procs, procs, false};
-        return PidTarget{procs, "cgroup.procs", true};
+        bool has_leaf = CGM_TRY(cgfs::child_exists(dir_fd, kLeafName));
+        return PidTarget{procs, "cgroup.procs", !has_leaf};
     }
 
     Result<void> prepare_pid_target(int dir_fd) const override {
@@ -165,17 +166,30 @@ public:
         return cgfs::rmdir_child(dir_fd, kLeafName);
     }
 
-    Result<void> after_set_value(int dir_fd, std::string_view key, std::string_view value) const override {
+    void after_set_value(int dir_fd, std::string_view key, std::string_view value) const override {
+        // Core files configure the cgroup itself (enabling controllers in the leaf would make it
+        // unable to hold processes); only controller files are mirrored.
+        if (key.substr(0, 7) == "cgroup.")
+            return;
+        auto has_leaf = cgfs::child_exists(dir_fd, kLeafName);
+        if (!has_leaf || !*has_leaf)
+            return;
+        auto leaf = cgfs::open_entry(dir_fd, kLeafName);
+        if (!leaf || !cgfs::attrs_at(leaf->get(), key))
+            return;
+        (void)cgfs::write_file(leaf->get(), key, value);
+    }
+
+    Result<void> after_chmod(int dir_fd, std::string_view file, mode_t mode) const override {
         if (!CGM_TRY(cgfs::child_exists(dir_fd, kLeafName)))
             return ok();
         auto leaf = CGM_TRY(cgfs::open_entry(dir_fd, kLeafName));
-        auto exists = cgfs::attrs_at(leaf.get(), key);
-        if (!exists)
-            return ok();
-        auto r = cgfs::write_file(leaf.get(), key, value);
-        if (!r)
-            return std::move(r).error().with_context(kLeafName);
-        return ok();
+        if (file.empty())
+            return cgfs::chmod_fd(leaf.get(), mode);
+        auto f = cgfs::open_entry(leaf.get(), file);
+        if (!f)
+            return ok();  // a file the leaf does not have
+        return cgfs::chmod_fd(f->get(), mode);
     }
 
     Result<bool> mark_remove_on_empty(const Hierarchy&, int) const override { return false; }

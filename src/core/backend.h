@@ -22,7 +22,8 @@ namespace cgm {
 /// Where MovePid writes a pid, and the file whose write permission authorizes it.
 struct PidTarget {
     std::string procs_file;   ///< relative to the target cgroup: "tasks", ".cgm_leaf/cgroup.procs"
-    std::string auth_file;    ///< file checked for write permission (exists before any change)
+    std::string auth_file;    ///< the target cgroup's own file checked for write permission: what
+                              ///< clients see and what Chown and Chmod change ("tasks", "cgroup.procs")
     bool needs_leaf = false;  ///< the v2 leaf does not exist yet and must be created first
 };
 
@@ -57,8 +58,13 @@ public:
     virtual Result<void> before_remove(int dir_fd) const = 0;
 
     /// After SetValue wrote key=value in the cgroup: v2 writes it to the leaf as well when the
-    /// leaf has that key.
-    virtual Result<void> after_set_value(int dir_fd, std::string_view key, std::string_view value) const = 0;
+    /// leaf has that key and it is a controller file (never a cgroup.* core file); a failure there
+    /// is not an error, the cgroup's own file was written.
+    virtual void after_set_value(int dir_fd, std::string_view key, std::string_view value) const = 0;
+
+    /// After Chmod changed `file` ("" = the directory) of the cgroup: v2 gives the leaf's same
+    /// file the same mode, so direct cgroupfs access agrees with the cgroup's.
+    virtual Result<void> after_chmod(int dir_fd, std::string_view file, mode_t mode) const = 0;
 
     /// Mark the cgroup to be removed once empty where the kernel can do it for us (v1 with our
     /// release agent: notify_on_release = 1). Returns false when the daemon must watch it itself.

@@ -35,9 +35,18 @@ struct Caller {
     Ucred proxy;
     Ucred requestor;
     Transport transport = Transport::Plain;
+    /// pidfds of the proxy and the requestor where known (borrowed, -1 when not): facts read from
+    /// /proc/<pid> are trusted only if the process is still alive afterwards, since a pid that is
+    /// free again may name another process.
+    int proxy_pidfd = -1;
+    int requestor_pidfd = -1;
 
-    static Caller plain(const Ucred& peer) { return Caller{peer, peer, Transport::Plain}; }
-    static Caller scm(const Ucred& proxy, const Ucred& requestor) { return Caller{proxy, requestor, Transport::Scm}; }
+    static Caller plain(const Ucred& peer, int pidfd = -1) {
+        return Caller{peer, peer, Transport::Plain, pidfd, pidfd};
+    }
+    static Caller scm(const Ucred& proxy, const Ucred& requestor, int proxy_pidfd = -1, int requestor_pidfd = -1) {
+        return Caller{proxy, requestor, Transport::Scm, proxy_pidfd, requestor_pidfd};
+    }
 };
 
 }  // namespace cgm

@@ -6,7 +6,8 @@
 #pragma once
 
 #include <mutex>
-#include <set>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,27 +22,36 @@ class EmptyWatcher {
 public:
     virtual ~EmptyWatcher() = default;
     /// Remember that `cgroup` (hierarchy-absolute) of `h` is to be removed once it is empty.
-    virtual Result<void> watch(const Hierarchy& h, const CgroupPath& cgroup) = 0;
+    /// `id` is the directory's inode: a watcher removes the cgroup only while the path still names
+    /// that directory, never a later one created at the same path.
+    virtual Result<void> watch(const Hierarchy& h, const CgroupPath& cgroup, uint64_t id) = 0;
 };
 
 /// The set of requested watches, kept in memory (thread-safe). It records requests; acting on
 /// them is up to whoever drains it.
 class WatchList final : public EmptyWatcher {
 public:
-    Result<void> watch(const Hierarchy& h, const CgroupPath& cgroup) override {
+    Result<void> watch(const Hierarchy& h, const CgroupPath& cgroup, uint64_t id) override {
         std::lock_guard lock(mu_);
-        entries_.emplace(h.display, cgroup.absolute());
+        entries_[{h.display, cgroup.absolute()}] = id;
         return ok();
     }
     /// (hierarchy display name, absolute cgroup path) pairs, sorted.
     std::vector<std::pair<std::string, std::string>> entries() const {
         std::lock_guard lock(mu_);
-        return {entries_.begin(), entries_.end()};
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& [key, id] : entries_)
+            out.push_back(key);
+        return out;
+    }
+    void clear() {
+        std::lock_guard lock(mu_);
+        entries_.clear();
     }
 
 private:
     mutable std::mutex mu_;
-    std::set<std::pair<std::string, std::string>> entries_;
+    std::map<std::pair<std::string, std::string>, uint64_t> entries_;
 };
 
 }  // namespace cgm

@@ -28,5 +28,7 @@ inline constexpr size_t kMaxProcFileBytes = 1024 * 1024;
 inline constexpr size_t kMaxTasksFileBytes = 4 * 1024 * 1024;
 /// Most cgroups visited by one recursive walk (GetTasksRecursive, recursive Remove, Prune).
 inline constexpr size_t kMaxWalkCgroups = 100000;
+/// Deepest subtree, in levels below the target, a recursive walk descends into.
+inline constexpr size_t kMaxWalkDepth = 256;
 
 }  // namespace cgm::limits

@@ -17,10 +17,11 @@ namespace cgm {
 
 namespace {
 
+// The calling thread's mount namespace (unshare affects only the calling thread).
 Result<NsId> mount_ns_id() {
     struct stat st {};
-    if (::stat("/proc/self/ns/mnt", &st) < 0)
-        return errno_error(errno, "stat /proc/self/ns/mnt");
+    if (::stat("/proc/thread-self/ns/mnt", &st) < 0)
+        return errno_error(errno, "stat /proc/thread-self/ns/mnt");
     return NsId{st.st_dev, st.st_ino};
 }
 

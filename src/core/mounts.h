@@ -19,8 +19,10 @@ namespace cgm {
 
 class PrivateMountNamespace {
 public:
-    /// unshare(CLONE_NEWNS), make "/" recursively private, and verify that /proc/self/ns/mnt now
-    /// differs from before. Any failure is an error; nothing is mounted before this succeeds.
+    /// unshare(CLONE_NEWNS), make "/" recursively private, and verify that the calling thread's
+    /// mount namespace now differs from before. Any failure is an error; nothing is mounted before
+    /// this succeeds. Call it before starting threads: threads started earlier stay in the old
+    /// namespace.
     static Result<PrivateMountNamespace> enter();
 
 private:

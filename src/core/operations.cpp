@@ -75,16 +75,47 @@ std::string strip_trailing_newlines(std::string s) {
     return s;
 }
 
-Result<UniqueFd> open_child_dir(int dir_fd, const std::string& name) {
-    return open_beneath(dir_fd, name, O_PATH | O_DIRECTORY);
+// Open one child cgroup directory. Errors keep their errno (callers test ENOENT) and say plainly
+// what was in the way.
+Result<UniqueFd> open_child_dir(int dir_fd, const std::string& name, const CgroupPath& at = CgroupPath()) {
+    auto fd = open_beneath(dir_fd, name, O_PATH | O_DIRECTORY);
+    if (fd)
+        return fd;
+    int err = fd.error().sys_errno;
+    std::string where = at.empty() ? quoted(name) : at.absolute();
+    switch (err) {
+    case ENOTDIR: return Error(ErrorKind::InvalidArgs, where + " exists and is not a cgroup", err);
+    case ELOOP: return Error(ErrorKind::AccessDenied, where + " is a symlink", err);
+    case EXDEV: return Error(ErrorKind::AccessDenied, where + " is a mount point", err);
+    default: return std::move(fd).error();
+    }
+}
+
+// Open a cgroup's file for reading or writing; errors say which file.
+Result<UniqueFd> open_key(int dir_fd, std::string_view key, int flags, const std::string& what) {
+    auto fd = open_beneath(dir_fd, std::string(key), flags | O_NOFOLLOW);
+    if (fd)
+        return fd;
+    switch (fd.error().sys_errno) {
+    case ENOENT: return make_error(ErrorKind::NotFound, "{} does not exist", what);
+    case EISDIR: return make_error(ErrorKind::InvalidArgs, "{} is a directory", what);
+    case EACCES:
+        return make_error(ErrorKind::AccessDenied, "{} cannot be {}", what, (flags & O_ACCMODE) == O_RDONLY ? "read" : "written");
+    default: return std::move(fd).error().with_context(what);
+    }
 }
 
 // Visit a cgroup and every descendant (hidden leaves excluded), parents first. Children that
-// cannot be opened are skipped when `skip_unopenable`, else they are an error.
+// cannot be opened are skipped when `skip_unopenable`, else they are an error. At most
+// limits::kMaxWalkCgroups cgroups and limits::kMaxWalkDepth levels are visited.
 Result<void> visit_tree(const CgroupBackend& be, int dir_fd, const CgroupPath& at, size_t& budget,
-                        bool skip_unopenable, const std::function<Result<void>(int, const CgroupPath&)>& visit) {
+                        bool skip_unopenable, const std::function<Result<void>(int, const CgroupPath&)>& visit,
+                        size_t depth = 0) {
     if (budget == 0)
         return make_error(ErrorKind::LimitsExceeded, "more than {} cgroups below the target", limits::kMaxWalkCgroups);
+    if (depth > limits::kMaxWalkDepth)
+        return make_error(ErrorKind::LimitsExceeded, "the subtree is deeper than {} levels at {}",
+                          limits::kMaxWalkDepth, at.absolute());
     --budget;
     CGM_TRY(visit(dir_fd, at));
     for (const auto& name : CGM_TRY(cgfs::child_dirs(dir_fd))) {
@@ -96,51 +127,69 @@ Result<void> visit_tree(const CgroupBackend& be, int dir_fd, const CgroupPath& a
                 continue;
             return std::move(child).error().with_context(at.child(name).absolute());
         }
-        CGM_TRY(visit_tree(be, child->get(), at.child(name), budget, skip_unopenable, visit));
+        CGM_TRY(visit_tree(be, child->get(), at.child(name), budget, skip_unopenable, visit, depth + 1));
     }
     return ok();
 }
 
-enum class OnError { Stop, Ignore };
+// What remove_tree does when something cannot be removed: stop with the error (Remove), or call
+// `left` for it and go on (Prune).
+struct OnFailure {
+    std::function<void(int dir_fd, const CgroupPath& at)> left;  // empty: stop
+};
 
-// Remove the cgroup `name` under parent_fd and everything below it, children first.
-Result<void> remove_tree(const CgroupBackend& be, int parent_fd, const std::string& name, const CgroupPath& at,
-                         OnError on_error) {
+// Remove the cgroup `name` under parent_fd and everything below it, children first. Returns
+// whether it is gone.
+Result<bool> remove_tree(const CgroupBackend& be, int parent_fd, const std::string& name, const CgroupPath& at,
+                         const OnFailure& on_failure, size_t depth = 0) {
+    const bool stop = !on_failure.left;
+    if (depth > limits::kMaxWalkDepth) {
+        if (stop)
+            return make_error(ErrorKind::LimitsExceeded, "the subtree is deeper than {} levels at {}",
+                              limits::kMaxWalkDepth, at.absolute());
+        return false;
+    }
     auto fd = open_child_dir(parent_fd, name);
     if (!fd) {
-        if (on_error == OnError::Ignore || fd.error().sys_errno == ENOENT)
-            return ok();
-        return std::move(fd).error().with_context(at.absolute());
+        if (fd.error().sys_errno == ENOENT)
+            return true;
+        if (stop)
+            return std::move(fd).error().with_context(at.absolute());
+        return false;
     }
     auto children = cgfs::child_dirs(fd->get());
     if (!children) {
-        if (on_error == OnError::Ignore)
-            return ok();
-        return std::move(children).error().with_context(at.absolute());
+        if (stop)
+            return std::move(children).error().with_context(at.absolute());
+        on_failure.left(fd->get(), at);
+        return false;
     }
     for (const auto& child : *children) {
         if (be.is_hidden_child(child))
             continue;
-        auto r = remove_tree(be, fd->get(), child, at.child(child), on_error);
-        if (!r && on_error == OnError::Stop)
-            return r;
+        CGM_TRY(remove_tree(be, fd->get(), child, at.child(child), on_failure, depth + 1));
     }
     auto r = be.before_remove(fd->get());
     if (r)
         r = cgfs::rmdir_child(parent_fd, name);
-    if (!r && on_error == OnError::Stop) {
+    if (r)
+        return true;
+    if (stop) {
         if (r.error().sys_errno == EBUSY)
             return make_error(ErrorKind::Failed, "cgroup {} is busy", at.absolute());
         return std::move(r).error().with_context(at.absolute());
     }
-    return ok();
+    on_failure.left(fd->get(), at);
+    // It may have emptied meanwhile, before it was marked: try once more.
+    return be.before_remove(fd->get()).ok() && cgfs::rmdir_child(parent_fd, name).ok();
 }
 
 // Run `plan` for each hierarchy; a hierarchy where the caller is only not allowed (AccessDenied)
 // is skipped. Fails when a plan fails otherwise, or when every hierarchy was skipped.
 template <typename P>
 Result<std::vector<P>> plan_each(const std::vector<const Hierarchy*>& hs,
-                                 const std::function<Result<P>(const Hierarchy&)>& plan) {
+                                 const std::function<Result<P>(const Hierarchy&)>& plan,
+                                 std::optional<Error>* first_denial = nullptr) {
     std::vector<P> planned;
     std::optional<Error> denied;
     for (const Hierarchy* h : hs) {
@@ -157,6 +206,8 @@ Result<std::vector<P>> plan_each(const std::vector<const Hierarchy*>& hs,
     }
     if (planned.empty() && denied)
         return std::move(*denied);
+    if (first_denial)
+        *first_denial = std::move(denied);
     return planned;
 }
 
@@ -183,6 +234,7 @@ public:
             if (id.cred.uid != 0) {
                 id.uid_map = CGM_TRY(ops_.proc_.uid_map(id.cred.pid));
                 id.gid_map = CGM_TRY(ops_.proc_.gid_map(id.cred.pid));
+                CGM_TRY(still_alive(id.cred.pid));
             }
             identity_ = std::move(id);
         }
@@ -193,16 +245,47 @@ public:
     Result<void> require_same_ns(std::string_view type, std::string_view refusal) {
         if (!plain())
             return ok();
-        if (!CGM_TRY(ops_.proc_.same_namespace(caller_.requestor.pid, type)))
+        bool same = CGM_TRY(ops_.proc_.same_namespace(caller_.requestor.pid, type));
+        CGM_TRY(still_alive(caller_.requestor.pid));
+        if (!same)
             return Error(ErrorKind::AccessDenied, std::string(refusal));
+        return ok();
+    }
+
+    /// The pidfd of a process this call knows (the requestor, the proxy, a victim), or -1.
+    int pidfd_of(pid_t pid) const {
+        if (pid == caller_.requestor.pid && caller_.requestor_pidfd >= 0)
+            return caller_.requestor_pidfd;
+        if (pid == caller_.proxy.pid && caller_.proxy_pidfd >= 0)
+            return caller_.proxy_pidfd;
+        if (pid == victim_pid_)
+            return victim_pidfd_.get();
+        return -1;
+    }
+
+    /// Facts read from /proc/<pid> describe the process only if it is still alive afterwards
+    /// (checked through its pidfd where there is one).
+    Result<void> still_alive(pid_t pid) const {
+        if (!ProcSource::alive(pidfd_of(pid)))
+            return make_error(ErrorKind::NotFound, "process {} exited during the call", pid);
+        return ok();
+    }
+
+    /// Pin a victim by pidfd before anything is read about it.
+    Result<void> pin_victim(pid_t pid) {
+        victim_pidfd_ = CGM_TRY(ProcSource::open_pidfd(pid));
+        victim_pid_ = pid;
         return ok();
     }
 
     /// The cgroup of any process in hierarchy h.
     Result<CgroupPath> cgroup_of(pid_t pid, const Hierarchy& h) {
         auto it = lines_.find(pid);
-        if (it == lines_.end())
-            it = lines_.emplace(pid, CGM_TRY(ops_.proc_.cgroups(pid))).first;
+        if (it == lines_.end()) {
+            auto lines = CGM_TRY(ops_.proc_.cgroups(pid));
+            CGM_TRY(still_alive(pid));
+            it = lines_.emplace(pid, std::move(lines)).first;
+        }
         auto r = h.backend->process_cgroup(h, it->second);
         if (!r)
             return std::move(r).error().with_context(fmt::format("process {}", pid));
@@ -231,6 +314,8 @@ private:
     const Caller& caller_;
     std::optional<Identity> identity_;
     std::map<pid_t, std::vector<ProcCgroupLine>> lines_;
+    pid_t victim_pid_ = 0;
+    UniqueFd victim_pidfd_;
 };
 
 // -------------------------------------------------------------------------------------------------
@@ -241,6 +326,7 @@ Result<std::string> Operations::get_pid_cgroup(const Caller& c, std::string_view
         "pid", "GetPidCgroup called from a different pid namespace; use GetPidCgroupScm through a proxy"));
     const Hierarchy* h = CGM_TRY(table_.resolve_one(controller));
     pid_t v = CGM_TRY(victim_pid(pid));
+    CGM_TRY(call.pin_victim(v));
     auto base = CGM_TRY(in_hierarchy(*h, call.requestor_cgroup(*h)));
     auto vcg = CGM_TRY(in_hierarchy(*h, call.cgroup_of(v, *h)));
     auto rel = vcg.relative_to(base);
@@ -256,6 +342,7 @@ Result<std::string> Operations::get_pid_cgroup_abs(const Caller& c, std::string_
         "pid", "GetPidCgroupAbs called from a different pid namespace; use GetPidCgroupAbsScm through a proxy"));
     const Hierarchy* h = CGM_TRY(table_.resolve_one(controller));
     pid_t v = CGM_TRY(victim_pid(pid));
+    CGM_TRY(call.pin_victim(v));
     CgroupPath base = call.plain() ? CgroupPath() : CGM_TRY(in_hierarchy(*h, call.proxy_cgroup(*h)));
     auto vcg = CGM_TRY(in_hierarchy(*h, call.cgroup_of(v, *h)));
     auto rel = vcg.relative_to(base);
@@ -295,9 +382,11 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
         std::string name;
     };
     std::vector<Made> made;
-    auto rollback = [&made] {
-        for (auto it = made.rbegin(); it != made.rend(); ++it)
-            (void)cgfs::rmdir_child(it->parent.get(), it->name);
+    auto rollback = [&made](size_t from) {
+        while (made.size() > from) {
+            (void)cgfs::rmdir_child(made.back().parent.get(), made.back().name);
+            made.pop_back();
+        }
     };
 
     auto create_in = [&](const Hierarchy& h, const CgroupPath& base) -> Result<bool> {
@@ -307,12 +396,9 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
         for (const auto& comp : arg.path.components()) {
             CgroupPath parent_path = at;
             at = at.child(comp);
-            auto child = open_child_dir(cur.get(), comp);
-            if (!child && child.error().sys_errno != ENOENT) {
-                if (child.error().sys_errno == ENOTDIR)
-                    return make_error(ErrorKind::InvalidArgs, "{} exists and is not a cgroup", at.absolute());
-                return std::move(child).error().with_context(at.absolute());
-            }
+            auto child = open_child_dir(cur.get(), comp, at);
+            if (!child && child.error().sys_errno != ENOENT)
+                return std::move(child).error();
             if (child) {
                 CGM_TRY(require_access(r, child->get(), Access::Read, "cgroup " + at.absolute()));
                 existed = true;
@@ -320,17 +406,19 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
                 continue;
             }
             CGM_TRY(require_access(r, cur.get(), Access::ReadWrite, "cgroup " + parent_path.absolute()));
+            auto parent = CGM_TRY(sys::dup(cur.get()));  // before the mkdir: the undo must not fail
             auto mk = cgfs::mkdir_child(cur.get(), comp, 0755);
             if (!mk)
                 return std::move(mk).error().with_context(at.absolute());
-            auto fd = CGM_TRY(open_child_dir(cur.get(), comp));
+            if (*mk)
+                made.push_back({std::move(parent), comp});
+            auto fd = CGM_TRY(open_child_dir(cur.get(), comp, at));
             if (!*mk) {  // someone made it meanwhile
                 CGM_TRY(require_access(r, fd.get(), Access::Read, "cgroup " + at.absolute()));
                 existed = true;
                 cur = std::move(fd);
                 continue;
             }
-            made.push_back({CGM_TRY(sys::dup(cur.get())), comp});
             existed = false;
             auto init = h.backend->init_new_cgroup(h, cur.get(), fd.get());
             if (!init)
@@ -348,15 +436,17 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
     size_t done = 0;
     std::optional<Error> denied;
     for (const auto& p : planned) {
+        const size_t mark = made.size();
         auto res = create_in(*p.h, p.base);
         if (!res) {
             Error e = in_hierarchy(*p.h, std::move(res).error());
             if (e.kind == ErrorKind::AccessDenied) {
+                rollback(mark);  // this hierarchy is skipped: nothing of it stays half made
                 if (!denied)
                     denied = std::move(e);
                 continue;
             }
-            rollback();
+            rollback(0);
             return e;
         }
         any_existed = any_existed || *res;
@@ -380,6 +470,11 @@ Result<void> Operations::chown(const Caller& c, std::string_view controller, std
     if (!is_root_in_userns(r))
         return make_error(ErrorKind::AccessDenied, "Chown requested by uid {}, which is not root in its user namespace",
                           r.cred.uid);
+    // The new owner must exist in the requestor's user namespace (the kernel already ensures it
+    // for credentials it passed; this keeps the rule for every path into the core).
+    if (!r.uid_map.maps_host(new_uid) || !r.gid_map.maps_host(new_gid))
+        return make_error(ErrorKind::InvalidArgs, "{}:{} is not mapped in the requestor's user namespace", new_uid,
+                          new_gid);
 
     struct Planned {
         const Hierarchy* h;
@@ -419,27 +514,29 @@ Result<void> Operations::chmod(const Caller& c, std::string_view controller, std
 
     struct Planned {
         const Hierarchy* h;
-        UniqueFd fd;
+        UniqueFd dir;
+        UniqueFd target;  // the directory again, or the file
     };
     auto planned = CGM_TRY(plan_each<Planned>(hs, [&](const Hierarchy& h) -> Result<Planned> {
-        auto target = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
-        auto dir = CGM_TRY(cgfs::open_cgroup(h.root.get(), target));
-        std::string what = "cgroup " + target.absolute();
-        UniqueFd fd;
-        if (file.empty()) {
-            fd = std::move(dir);
-        } else {
-            auto f = cgfs::open_entry(dir.get(), file);
-            if (!f && f.error().sys_errno == ENOENT)
-                return make_error(ErrorKind::NotFound, "cgroup {} has no file {}", target.absolute(), quoted(file));
-            fd = CGM_TRY(std::move(f));
-            what = fmt::format("file {} of cgroup {}", quoted(file), target.absolute());
-        }
+        auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
+        auto dir = CGM_TRY(cgfs::open_cgroup(h.root.get(), path));
+        std::string what = "cgroup " + path.absolute();
+        auto target = cgfs::open_entry(dir.get(), file.empty() ? std::string_view(".") : file);
+        if (!target && target.error().sys_errno == ENOENT)
+            return make_error(ErrorKind::NotFound, "cgroup {} has no file {}", path.absolute(), quoted(file));
+        auto fd = CGM_TRY(std::move(target));
+        if (!file.empty())
+            what = fmt::format("file {} of cgroup {}", quoted(file), path.absolute());
         CGM_TRY(require_access(r, fd.get(), Access::ReadWrite, what));
-        return Planned{&h, std::move(fd)};
+        return Planned{&h, std::move(dir), std::move(fd)};
     }));
-    for (auto& p : planned)
-        CGM_TRY(in_hierarchy(*p.h, cgfs::chmod_fd(p.fd.get(), static_cast<mode_t>(mode))));
+    for (auto& p : planned) {
+        auto act = [&]() -> Result<void> {
+            CGM_TRY(cgfs::chmod_fd(p.target.get(), static_cast<mode_t>(mode)));
+            return p.h->backend->after_chmod(p.dir.get(), file, static_cast<mode_t>(mode));
+        };
+        CGM_TRY(in_hierarchy(*p.h, act()));
+    }
     return ok();
 }
 
@@ -465,7 +562,9 @@ Result<void> Operations::move_pid_impl(const Caller& c, std::string_view control
                           "MovePid takes a cgroup relative to the caller's; {} starts with '/' (use MovePidAbs)",
                           quoted(cgroup));
     pid_t v = CGM_TRY(victim_pid(pid));
+    CGM_TRY(call.pin_victim(v));
     auto status = CGM_TRY(proc_.status(v));
+    CGM_TRY(call.still_alive(v));
     if (status.state == 'Z' || status.state == 'X')
         return make_error(ErrorKind::NotFound, "process {} has exited", v);
     if (status.kthread)
@@ -501,13 +600,14 @@ Result<void> Operations::move_pid_impl(const Caller& c, std::string_view control
             if (!file)
                 return std::move(file).error().with_context("cgroup " + path.absolute());
             CGM_TRY(require_access(r, file->get(), Access::Write,
-                                   fmt::format("file '{}' of cgroup {}", target.auth_file, path.absolute())));
+                                   fmt::format("file {} of cgroup {}", quoted(target.auth_file), path.absolute())));
             return Planned{&h, std::move(fd), std::move(target), std::move(path)};
         };
         planned.push_back(CGM_TRY(in_hierarchy(h, plan())));
     }
 
-    // Act: every hierarchy is tried; failures are reported together.
+    // Act: every hierarchy is tried; failures are reported together. The victim must still be the
+    // process that was checked: while its pidfd shows it alive, its pid cannot name another.
     std::optional<Error> failure;
     std::vector<std::string> failed;
     const std::string line = fmt::format("{}\n", v);
@@ -515,6 +615,7 @@ Result<void> Operations::move_pid_impl(const Caller& c, std::string_view control
         auto act = [&]() -> Result<void> {
             if (p.target.needs_leaf)
                 CGM_TRY(p.h->backend->prepare_pid_target(p.fd.get()));
+            CGM_TRY(call.still_alive(v));
             auto w = cgfs::write_file(p.fd.get(), p.target.procs_file, line);
             if (!w)
                 return std::move(w).error().with_context(fmt::format("moving {} to {}", v, p.path.absolute()));
@@ -547,13 +648,14 @@ Result<std::string> Operations::get_value(const Caller& c, std::string_view cont
         auto target = CGM_TRY(call.read_target(*h, arg));
         auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
         CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
-        auto file = cgfs::open_entry(dir.get(), key);
-        if (!file && file.error().sys_errno == ENOENT)
-            return make_error(ErrorKind::NotFound, "cgroup {} has no file {}", target.absolute(), quoted(key));
-        auto fd = CGM_TRY(std::move(file));
-        CGM_TRY(require_access(r, fd.get(), Access::Read, fmt::format("file {} of cgroup {}", quoted(key), target.absolute())));
-        auto text = CGM_TRY(cgfs::read_file(dir.get(), key, limits::kMaxReadBytes));
-        return strip_trailing_newlines(std::move(text));
+        // One open: the permission check and the read are on the same file.
+        const std::string what = fmt::format("file {} of cgroup {}", quoted(key), target.absolute());
+        auto fd = CGM_TRY(open_key(dir.get(), key, O_RDONLY, what));
+        CGM_TRY(require_access(r, fd.get(), Access::Read, what));
+        auto text = sys::read_all(fd.get(), limits::kMaxReadBytes);
+        if (!text)
+            return std::move(text).error().with_context(what);
+        return strip_trailing_newlines(std::move(text).value());
     };
     return in_hierarchy(*h, run());
 }
@@ -573,18 +675,17 @@ Result<void> Operations::set_value(const Caller& c, std::string_view controller,
         auto target = CGM_TRY(call.read_target(*h, arg));
         auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
         CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
-        auto file = cgfs::open_entry(dir.get(), key);
-        if (!file && file.error().sys_errno == ENOENT)
-            return make_error(ErrorKind::NotFound, "cgroup {} has no file {}", target.absolute(), quoted(key));
-        auto fd = CGM_TRY(std::move(file));
-        CGM_TRY(require_access(r, fd.get(), Access::Write, fmt::format("file {} of cgroup {}", quoted(key), target.absolute())));
+        const std::string what = fmt::format("file {} of cgroup {}", quoted(key), target.absolute());
+        auto fd = CGM_TRY(open_key(dir.get(), key, O_WRONLY, what));
+        CGM_TRY(require_access(r, fd.get(), Access::Write, what));
         std::string data(value);
         if (!data.empty() && data.back() != '\n')
             data += '\n';
-        auto w = cgfs::write_file(dir.get(), key, data);
+        auto w = sys::write_all(fd.get(), data);
         if (!w)
-            return std::move(w).error().with_context(fmt::format("cgroup {}", target.absolute()));
-        return h->backend->after_set_value(dir.get(), key, data);
+            return std::move(w).error().with_context(what);
+        h->backend->after_set_value(dir.get(), key, data);
+        return ok();
     };
     return in_hierarchy(*h, run());
 }
@@ -604,13 +705,14 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
         UniqueFd parent;  // invalid when the cgroup does not exist in this hierarchy
         CgroupPath path;
     };
+    std::optional<Error> denied;
     auto planned = CGM_TRY(plan_each<Planned>(hs, [&](const Hierarchy& h) -> Result<Planned> {
         auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
         auto parent = cgfs::open_cgroup(h.root.get(), path.parent());
         if (!parent && parent.error().kind == ErrorKind::NotFound)
             return Planned{&h, UniqueFd(), path};
         auto pfd = CGM_TRY(std::move(parent));
-        auto target = open_child_dir(pfd.get(), std::string(path.name()));
+        auto target = open_child_dir(pfd.get(), std::string(path.name()), path);
         if (!target) {
             if (target.error().sys_errno == ENOENT || target.error().sys_errno == ENOTDIR)
                 return Planned{&h, UniqueFd(), path};
@@ -633,14 +735,19 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
                                return ok();
                            }));
         return Planned{&h, std::move(pfd), path};
-    }));
+    }, &denied));
+    // Where the cgroup exists in no hierarchy but one refused the caller, it may well exist there:
+    // answering "did not exist" would be wrong.
+    bool exists_somewhere = std::any_of(planned.begin(), planned.end(), [](const Planned& p) { return p.parent.valid(); });
+    if (!exists_somewhere && denied)
+        return std::move(*denied);
 
     bool existed = false;
     for (auto& p : planned) {
         if (!p.parent)
             continue;
         CGM_TRY(in_hierarchy(*p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path,
-                                               OnError::Stop)));
+                                               OnFailure{})));
         existed = true;
     }
     return existed ? Existed::Yes : Existed::No;
@@ -739,14 +846,18 @@ Result<void> Operations::remove_on_empty(const Caller& c, std::string_view contr
         return Planned{&h, std::move(fd), std::move(path)};
     }));
     for (auto& p : planned) {
-        auto act = [&]() -> Result<void> {
-            if (!CGM_TRY(p.h->backend->mark_remove_on_empty(*p.h, p.fd.get())))
-                CGM_TRY(watcher_.watch(*p.h, p.path));
-            return ok();
-        };
-        CGM_TRY(in_hierarchy(*p.h, act()));
+        if (p.path.empty())
+            continue;  // a hierarchy root is never removed: nothing to watch
+        CGM_TRY(in_hierarchy(*p.h, mark_or_watch(*p.h, p.fd.get(), p.path)));
     }
     return ok();
+}
+
+Result<void> Operations::mark_or_watch(const Hierarchy& h, int dir_fd, const CgroupPath& path) const {
+    if (CGM_TRY(h.backend->mark_remove_on_empty(h, dir_fd)))
+        return ok();  // the kernel's release agent will do it
+    auto st = CGM_TRY(sys::fstat(dir_fd));
+    return watcher_.watch(h, path, st.st_ino);
 }
 
 Result<void> Operations::prune(const Caller& c, std::string_view controller, std::string_view cgroup) const {
@@ -761,24 +872,32 @@ Result<void> Operations::prune(const Caller& c, std::string_view controller, std
             auto path = CGM_TRY(call.requestor_cgroup(*h)).join(arg.path);
             auto fd = CGM_TRY(cgfs::open_cgroup(h->root.get(), path));
             CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
-            // Mark the whole subtree first, then remove what is empty now, bottom-up; what is
-            // still busy goes when it empties.
-            size_t budget = limits::kMaxWalkCgroups;
-            CGM_TRY(visit_tree(*h->backend, fd.get(), path, budget, true, [&](int dfd, const CgroupPath& at) -> Result<void> {
-                if (!CGM_TRY(h->backend->mark_remove_on_empty(*h, dfd)))
-                    CGM_TRY(watcher_.watch(*h, at));
+            // Bottom-up: remove what is empty now; what is still busy (tasks, or a child that
+            // stays) is marked to go when it empties. Only what survives is watched.
+            OnFailure keep_busy{[&](int dir_fd, const CgroupPath& at) {
+                if (!at.empty())
+                    (void)mark_or_watch(*h, dir_fd, at);
+            }};
+            if (!path.empty()) {
+                auto parent = CGM_TRY(cgfs::open_cgroup(h->root.get(), path.parent()));
+                CGM_TRY(remove_tree(*h->backend, parent.get(), std::string(path.name()), path, keep_busy));
                 return ok();
-            }));
-            if (path.empty())
-                return ok();  // the hierarchy root itself is never removed
-            auto parent = CGM_TRY(cgfs::open_cgroup(h->root.get(), path.parent()));
-            return remove_tree(*h->backend, parent.get(), std::string(path.name()), path, OnError::Ignore);
+            }
+            for (const auto& name : CGM_TRY(cgfs::child_dirs(fd.get())))  // the root itself stays
+                if (!h->backend->is_hidden_child(name))
+                    CGM_TRY(remove_tree(*h->backend, fd.get(), name, path.child(name), keep_busy));
+            return ok();
         };
         auto res = run();
         if (!res) {
-            // In a list, one hierarchy's failure does not fail the call (reference §3.5).
+            Error e = in_hierarchy(*h, std::move(res).error());
+            // In a list, a hierarchy without the cgroup is passed over (reference §10.21).
+            if (hs.size() > 1 && e.kind == ErrorKind::NotFound) {
+                ++done;
+                continue;
+            }
             if (!first)
-                first = in_hierarchy(*h, std::move(res).error());
+                first = std::move(e);
             continue;
         }
         ++done;

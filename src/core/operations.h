@@ -9,8 +9,9 @@
 //    first plan every hierarchy (resolve, authorize), then act; Create rolls back what it made
 //    when a later step fails.
 //  - In a controller list, a hierarchy where the caller is merely not allowed (AccessDenied) is
-//    skipped, as in the original; when every listed hierarchy is skipped, the call fails with the
-//    first refusal.
+//    skipped by Create, Chown, Chmod, Remove and RemoveOnEmpty, as in the original; when every
+//    listed hierarchy is skipped, the call fails with the first refusal. MovePid refuses the whole
+//    call instead, before it moves anything.
 //  - Paths: see cgroup_path.h for what a valid path is, and each method below for what a
 //    leading '/' means.
 //  - Errors name the hierarchy ("memory: ...") when one is involved.
@@ -118,6 +119,9 @@ public:
 
 private:
     class Call;
+    /// Have the kernel remove the cgroup once empty where it can (v1 with our release agent), else
+    /// hand it to the watcher with its directory's inode.
+    Result<void> mark_or_watch(const Hierarchy& h, int dir_fd, const CgroupPath& path) const;
     Result<void> move_pid_impl(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t pid,
                                bool abs) const;
 

@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include "core/cgroup_path.h"
 #include "core/limits.h"
 
 namespace cgm {
@@ -54,7 +55,7 @@ bool may_move_pid(const Identity& r, pid_t victim_pid, uid_t victim_real_uid) {
 Result<void> check_key(std::string_view key, KeyUse use, bool host_root) {
     if (key.empty())
         return make_error(ErrorKind::InvalidArgs, "empty key");
-    if (key == "." || key == "..")
+    if (key == "." || key == ".." || key == kLeafName)
         return make_error(ErrorKind::InvalidArgs, "key {} is not a file name", quoted(key));
     if (key.size() > limits::kMaxKeyBytes)
         return make_error(ErrorKind::LimitsExceeded, "key of {} bytes is longer than {} bytes", key.size(),

@@ -50,15 +50,16 @@ bool may_move_pid(const Identity& r, pid_t victim_pid, uid_t victim_real_uid);
 /// What a key (a cgroup file name) is used for.
 enum class KeyUse { Read, Write, Chmod };
 
-/// A key must be one file name: not empty, not "." or "..", no '/', '\\', NUL or newline, at most
-/// limits::kMaxKeyBytes. For writes, the protected files (tasks, cgroup.procs, cgroup.threads,
-/// release_agent, notify_on_release) are refused to everyone, and cgroup.kill to everyone but host
-/// root. Errors name the key and the rule.
+/// A key must be one file name: not empty, not "." or "..", not the hidden leaf ".cgm_leaf", no
+/// '/', '\\', NUL or newline, at most limits::kMaxKeyBytes. For writes, the protected files
+/// (kProtectedKeys) are refused to everyone, and cgroup.kill to everyone but host root. Errors name
+/// the key and the rule.
 Result<void> check_key(std::string_view key, KeyUse use, bool host_root);
 
-/// The files SetValue never writes (dedicated methods exist for them).
-inline constexpr std::string_view kProtectedKeys[] = {"tasks", "cgroup.procs", "cgroup.threads", "release_agent",
-                                                      "notify_on_release"};
+/// The files SetValue never writes: dedicated methods exist for them, or (cgroup.event_control)
+/// the kernel would read file descriptor numbers from the daemon's own fd table.
+inline constexpr std::string_view kProtectedKeys[] = {"tasks",         "cgroup.procs",      "cgroup.threads",
+                                                      "release_agent", "notify_on_release", "cgroup.event_control"};
 /// The files SetValue writes only for host root.
 inline constexpr std::string_view kHostRootOnlyKeys[] = {"cgroup.kill"};
 

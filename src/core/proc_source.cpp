@@ -2,7 +2,10 @@
 #include "core/proc_source.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/limits.h"
 
@@ -62,6 +65,25 @@ Result<bool> ProcSource::same_namespace(pid_t pid, std::string_view type) const 
     auto mine = CGM_TRY(ns_id(0, type));
     auto theirs = CGM_TRY(ns_id(pid, type));
     return mine == theirs;
+}
+
+Result<UniqueFd> ProcSource::open_pidfd(pid_t pid) {
+    CGM_TRY(check_pid(pid));
+    long fd = ::syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0)
+        return UniqueFd(static_cast<int>(fd));
+    if (errno == ESRCH)
+        return make_error(ErrorKind::NotFound, "process {} does not exist", pid);
+    if (errno == ENOSYS)
+        return UniqueFd();
+    return errno_error(errno, "pidfd_open {}", pid);
+}
+
+bool ProcSource::alive(int pidfd) {
+    if (pidfd < 0)
+        return true;
+    struct pollfd p = {pidfd, POLLIN, 0};
+    return !(::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP)));
 }
 
 Result<SystemProc> SystemProc::open(const std::string& proc_root) {

@@ -41,6 +41,12 @@ public:
     Result<Identity> identity(const Ucred& cred) const;
     /// Whether pid lives in the same namespace of `type` ("pid", "user") as the daemon.
     Result<bool> same_namespace(pid_t pid, std::string_view type) const;
+
+    /// A pidfd for pid (pidfd_open); an invalid fd where the kernel has none; NotFound when the
+    /// process does not exist.
+    static Result<UniqueFd> open_pidfd(pid_t pid);
+    /// Whether the process a pidfd refers to is still running (true for an invalid fd).
+    static bool alive(int pidfd);
 };
 
 /// The real /proc, read through one directory fd opened at construction.

@@ -24,6 +24,17 @@ bool openat2_usable() {
     if (s < 0) {
         const char* env = std::getenv("CGM_NO_OPENAT2");
         s = env && std::string_view(env) == "1" ? 1 : 0;
+        if (s == 0) {
+            // Probe once: a kernel without openat2 says ENOSYS, a seccomp filter may say EPERM.
+            struct open_how how {};
+            how.flags = O_PATH | O_CLOEXEC;
+            how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+            long fd = ::syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof how);
+            if (fd >= 0)
+                ::close(static_cast<int>(fd));
+            else if (errno == ENOSYS || errno == EPERM)
+                s = 1;
+        }
         g_openat2_state.store(s, std::memory_order_relaxed);
     }
     return s == 0;
@@ -85,9 +96,11 @@ Result<UniqueFd> open_beneath(int rootfd, const std::string& rel, int flags) {
         how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
         const char* path = rel.empty() ? "." : rel.c_str();
         long fd;
+        int attempts = 0;
+        // EAGAIN: a rename raced with the lookup; retry a few times, then report it.
         do
             fd = ::syscall(SYS_openat2, rootfd, path, &how, sizeof how);
-        while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+        while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++attempts < 16)));
         if (fd >= 0)
             return UniqueFd(static_cast<int>(fd));
         if (errno != ENOSYS)

@@ -31,6 +31,14 @@ check "the command is pid 2 (its init is 1)" 2 "$(sed -n 2p <<<"$out")"
   exit 0'
 check "leftovers are cleaned up" 0 $?
 
+# A tree deeper than PATH_MAX (200 levels of 30-byte names) with a task at the bottom.
+"$sandbox" -- bash -c '
+  cd /sys/fs/cgroup/freezer || exit 1
+  for i in $(seq 200); do mkdir aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa && cd aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa || exit 1; done
+  sleep 1000 & echo $! > tasks
+  exit 0'
+check "a tree deeper than PATH_MAX is cleaned up" 0 $?
+
 # Not root: refused before anything is created.
 msg=$(setpriv --reuid=1000 --regid=1000 --clear-groups "$sandbox" -- true 2>&1)
 check "non-root is refused with status 125" 125 $?

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,7 +41,14 @@ std::string& skip_reason_storage() {
 
 }  // namespace
 
+bool in_private_cgroup_namespace() {
+    struct stat st {};
+    return ::stat("/proc/self/ns/cgroup", &st) == 0 && st.st_ino != 0xEFFFFFFBUL;
+}
+
 void remove_cgroups_below(const std::string& dir) {
+    if (!in_private_cgroup_namespace())
+        fatal("refusing to remove cgroups outside a private cgroup namespace");
     DIR* d = ::opendir(dir.c_str());
     if (!d)
         return;
@@ -51,10 +59,10 @@ void remove_cgroups_below(const std::string& dir) {
     ::closedir(d);
     for (const auto& c : children) {
         remove_cgroups_below(c);
-        for (int i = 0; i < 300; ++i) {
+        for (int i = 0;; ++i) {
             if (::rmdir(c.c_str()) == 0 || errno == ENOENT)
                 break;
-            if (errno != EBUSY)
+            if (errno != EBUSY || i == 300)
                 fatal("rmdir " + c + ": " + std::strerror(errno));
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
@@ -70,6 +78,8 @@ SystemEnv& SystemEnv::get() {
 }
 
 SystemEnv::SystemEnv() {
+    if (!in_private_cgroup_namespace())
+        fatal("not inside a cgroup sandbox; refusing to touch cgroups");
     auto ns = PrivateMountNamespace::enter();
     if (!ns)
         fatal(ns.error().message);
@@ -141,8 +151,19 @@ void write_text(const std::string& path, const std::string& text) {
 }
 
 void make_dir(const std::string& path) {
-    if (::mkdir(path.c_str(), 0755) < 0 && errno != EEXIST)
-        ADD_FAILURE() << "mkdir " << path << ": " << std::strerror(errno);
+    if (::mkdir(path.c_str(), 0755) < 0) {
+        if (errno != EEXIST)
+            ADD_FAILURE() << "mkdir " << path << ": " << std::strerror(errno);
+        return;
+    }
+    // A cpuset cgroup made by hand starts without cpus and mems (the sandbox does not set
+    // clone_children); give it its parent's so that test processes can join it.
+    std::string parent = path.substr(0, path.rfind('/'));
+    for (const char* key : {"/cpuset.cpus", "/cpuset.mems"}) {
+        auto mine = sys::read_file(path + key, 4096);
+        if (mine && (mine->empty() || *mine == "\n"))
+            write_text(path + key, read_text(parent + key));
+    }
 }
 
 std::vector<std::string> files_in(const std::string& dir) {

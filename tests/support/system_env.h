@@ -25,6 +25,10 @@
 
 namespace cgm::test {
 
+/// Whether this process is in a cgroup namespace other than the initial one (checked before any
+/// test touches cgroups; the sandbox guarantees it).
+bool in_private_cgroup_namespace();
+
 /// Set when the tests cannot run here (then every system test skips with this reason).
 void set_skip_reason(std::string reason);
 const std::string& skip_reason();

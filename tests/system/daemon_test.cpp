@@ -510,6 +510,38 @@ TEST_F(DaemonTest, SighupFindsHierarchiesMountedSinceStart) {
     EXPECT_TRUE(exists(fs("systemd", "f")));
 }
 
+TEST_F(DaemonTest, DaemonModeDetachesAndWritesItsPid) {
+    ::mkdir("/run/cgmtest", 0755);
+    std::string sock = "/run/cgmtest/detached.sock";
+    auto r = run({CGM_DAEMON_BINARY, "--daemon", "--socket", sock, "--rundir", "/run/cgmtest/detached"});
+    EXPECT_EQ(r.status, 0) << r.err;  // the parent returns once the daemon is on its own
+    std::string pidfile = "/run/cgmtest/detached.pid";
+    pid_t pid = 0;
+    for (int i = 0; i < 500 && pid == 0; ++i) {  // written by the intermediate process
+        if (exists(pidfile))
+            pid = std::atoi(read_text(pidfile).c_str());
+        else
+            ::usleep(10000);
+    }
+    ASSERT_GT(pid, 1);
+    EXPECT_REPLY(test::call("python", "unix:path=" + sock, "Ping", "i", "[0]"), "[]");
+    EXPECT_NE(::getsid(pid), ::getsid(0));  // a session of its own, not ours
+    ASSERT_EQ(::kill(pid, SIGTERM), 0);
+    for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i)
+        ::usleep(10000);
+    EXPECT_NE(::kill(pid, 0), 0);
+    EXPECT_FALSE(exists(sock));
+}
+
+TEST_F(DaemonTest, SigstopStopsOnceReady) {
+    Daemon& d = start(Daemon::Config::with_args({"--sigstop"}));
+    int raw = 0;
+    ASSERT_EQ(::waitpid(d.pid(), &raw, WUNTRACED), d.pid());
+    EXPECT_TRUE(WIFSTOPPED(raw));
+    ::kill(d.pid(), SIGCONT);
+    EXPECT_REPLY(call("python", "Ping", "i", "[0]"), "[]");
+}
+
 TEST_F(DaemonTest, CommandLine) {
     auto help = run({CGM_DAEMON_BINARY, "--help"});
     EXPECT_EQ(help.status, 0);

@@ -18,8 +18,10 @@ protected:
     }
     void TearDown() override {
         children_.clear();
-        if (env_)
+        if (env_) {
             env_->remove_all_cgroups();
+            env_->watches().clear();
+        }
     }
 
     SystemEnv& env() { return *env_; }

@@ -312,6 +312,8 @@ TEST_P(PerHierarchy, RemoveOnEmptyIsRecordedForTheWatcher) {
     auto& user = spawn_user(1000);
     make_dir(at("roe2"));
     EXPECT_ERROR(ops().remove_on_empty(user.caller(), ctrl(), "roe2"), ErrorKind::AccessDenied, "may not write");
+    w = env().watches().entries();
+    EXPECT_EQ(std::find(w.begin(), w.end(), std::make_pair(hy().display, std::string("/roe2"))), w.end());
 }
 
 TEST_P(PerHierarchy, PruneRemovesWhatIsEmptyAndWatchesTheRest) {
@@ -346,14 +348,13 @@ TEST_P(PerHierarchy, ListKeysShowsOwnersAndModes) {
     move_to(ns_root.pid(), hy(), "listkeys1");
     auto seen = ops().list_keys(ns_root.caller(), ctrl(), "");
     ASSERT_OK(seen);
-    for (const auto& k : *seen) {
-        if (k.name == "cgroup.procs") {
-            EXPECT_EQ(k.uid, 0u);
-        }
-        if (k.name == GetParam().key) {
-            EXPECT_EQ(k.uid, 0xffffffffu);
-        }
-    }
+    auto find = [&](std::string_view name) {
+        auto it = std::find_if(seen->begin(), seen->end(), [&](const KeyInfo& k) { return k.name == name; });
+        EXPECT_NE(it, seen->end()) << name;
+        return it == seen->end() ? KeyInfo{} : *it;
+    };
+    EXPECT_EQ(find("cgroup.procs").uid, 0u);
+    EXPECT_EQ(find(GetParam().key).uid, 0xffffffffu);
 }
 
 }  // namespace

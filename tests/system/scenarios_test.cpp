@@ -3,11 +3,15 @@
 // Cross-cutting behaviour on the real hierarchies: the original's test scenarios (reference
 // §9.2) that the core can answer without a daemon, controller lists, rollback, limits, hostile
 // paths and keys, callers in user namespaces, and calls shaped like *Scm calls through a proxy.
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 
+#include "core/limits.h"
 #include "core/policy.h"
+#include "core/safe_walk.h"
 #include "fixture.h"
 
 namespace cgm::test {
@@ -397,6 +401,196 @@ TEST_F(Scenario, ProxyInInitScopeActsForItsParent) {
     ASSERT_OK(ops().get_value(via, "memory", "", "memory.limit_in_bytes"));
     EXPECT_ERROR(ops().get_value(via, "memory", "/", "memory.limit_in_bytes"), ErrorKind::AccessDenied,
                  "outside the proxy's cgroup /ct");
+}
+
+}  // namespace
+}  // namespace cgm::test
+
+namespace cgm::test {
+namespace {
+
+// ---- Findings of the first review, each pinned by a test ---------------------------------------------
+
+TEST_F(Scenario, CreateGivesANewCpusetCgroupItsParentsCpusAndMems) {
+    const Hierarchy& cs = h("cpuset");
+    ASSERT_OK(ops().create(self_caller(), "cpuset", "cs/inner"));
+    std::string cpus = read_text(path(cs, "cpuset.cpus"));
+    ASSERT_NE(cpus, "\n");
+    EXPECT_EQ(read_text(path(cs, "cs/inner/cpuset.cpus")), cpus);
+    EXPECT_EQ(read_text(path(cs, "cs/inner/cpuset.mems")), read_text(path(cs, "cpuset.mems")));
+    // Without that copy a new cpuset cgroup is empty here (the sandbox leaves clone_children off).
+    ASSERT_EQ(::mkdir(path(cs, "raw").c_str(), 0755), 0);
+    EXPECT_EQ(read_text(path(cs, "raw/cpuset.cpus")), "\n");
+    auto& c = spawn();
+    ASSERT_OK(ops().move_pid(self_caller(), "cpuset", "cs/inner", c.pid()));
+}
+
+// On cgroup v2 the right to move processes in is the cgroup's own cgroup.procs, also once the
+// hidden leaf exists; a Chmod that takes it away is obeyed.
+TEST_F(Scenario, UnifiedMoveRightFollowsTheCgroupsOwnProcsFile) {
+    ASSERT_OK(ops().create(self_caller(), "unified", "shared"));
+    ASSERT_OK(ops().chmod(self_caller(), "unified", "shared", "cgroup.procs", 0666));
+    auto& user = spawn_user(1000);
+    auto& mine = spawn_user(1000);
+    ASSERT_OK(ops().move_pid_abs(user.caller(), "unified", "/shared", mine.pid()));  // makes the leaf
+    ASSERT_OK(ops().chmod(self_caller(), "unified", "shared", "cgroup.procs", 0644));
+    EXPECT_EQ(stat_of(path(h("unified"), "shared/.cgm_leaf/cgroup.procs")).st_mode & 07777, 0644u);
+    ASSERT_OK(ops().move_pid_abs(self_caller(), "unified", "/", mine.pid()));
+    EXPECT_ERROR(ops().move_pid_abs(user.caller(), "unified", "/shared", mine.pid()), ErrorKind::AccessDenied,
+                 "cgroup.procs");
+    EXPECT_EQ(cgroup_of(mine.pid(), h("unified")), "/.cgm_leaf");
+}
+
+TEST_F(Scenario, RemoveOverAListDoesNotClaimAbsenceWhereItWasRefused) {
+    ASSERT_OK(ops().create(self_caller(), "freezer", "mix"));
+    auto& user = spawn_user(1000);
+    // Refused in freezer (root-owned parent), absent in memory.
+    EXPECT_ERROR(ops().remove(user.caller(), "freezer,memory", "mix", true), ErrorKind::AccessDenied, "uid 1000");
+    EXPECT_TRUE(exists(path(h("freezer"), "mix")));
+}
+
+TEST_F(Scenario, TheHiddenLeafIsNoKey) {
+    ASSERT_OK(ops().create(self_caller(), "unified", "l"));
+    auto& c = spawn();
+    ASSERT_OK(ops().move_pid(self_caller(), "unified", "l", c.pid()));
+    EXPECT_ERROR(ops().get_value(self_caller(), "unified", "l", ".cgm_leaf"), ErrorKind::InvalidArgs, "not a file name");
+    EXPECT_ERROR(ops().chmod(self_caller(), "unified", "l", ".cgm_leaf", 0777), ErrorKind::InvalidArgs,
+                 "not a file name");
+    EXPECT_EQ(stat_of(path(h("unified"), "l/.cgm_leaf")).st_mode & 07777, 0755u);
+}
+
+TEST_F(Scenario, RemoveOnEmptyOfTheRootWatchesNothing) {
+    ASSERT_OK(ops().remove_on_empty(self_caller(), "memory", ""));
+    EXPECT_TRUE(env().watches().entries().empty());
+}
+
+TEST_F(Scenario, PruneOverAListPassesOverHierarchiesWithoutTheCgroup) {
+    ASSERT_OK(ops().prune(self_caller(), "memory,freezer", "nowhere"));
+    EXPECT_ERROR(ops().prune(self_caller(), "memory", "nowhere"), ErrorKind::NotFound, "/nowhere");
+    ASSERT_OK(ops().create(self_caller(), "memory", "onlyhere/a/b"));
+    ASSERT_OK(ops().prune(self_caller(), "memory,freezer", "onlyhere"));
+    EXPECT_FALSE(exists(path(h("memory"), "onlyhere")));
+    // Only what survives is watched: nothing here.
+    EXPECT_TRUE(env().watches().entries().empty());
+}
+
+TEST_F(Scenario, WalksRefuseSubtreesDeeperThanTheLimit) {
+    const Hierarchy& fr = h("freezer");
+    std::string rel = "deep";
+    make_dir(path(fr, rel));
+    for (size_t i = 0; i <= limits::kMaxWalkDepth; ++i) {
+        rel += "/d";
+        make_dir(path(fr, rel));
+    }
+    EXPECT_ERROR(ops().get_tasks_recursive(self_caller(), "freezer", "deep"), ErrorKind::LimitsExceeded, "deeper than");
+    EXPECT_ERROR(ops().remove(self_caller(), "freezer", "deep", true), ErrorKind::LimitsExceeded, "deeper than");
+    EXPECT_TRUE(exists(path(fr, rel)));
+}
+
+// Facts read from /proc are not trusted for a process that has exited (its pid may be reused).
+TEST_F(Scenario, AnExitedRequestorIsNotTrusted) {
+    auto child = Child::spawn();
+    Ucred cred = child->cred();
+    auto pidfd = ProcSource::open_pidfd(cred.pid);
+    ASSERT_TRUE(pidfd.ok()) << pidfd.error().message;
+    child.reset();  // killed and reaped: the pidfd now reports it gone
+    EXPECT_FALSE(ProcSource::alive(pidfd->get()));
+    EXPECT_ERROR(ops().create(Caller::plain(cred, pidfd->get()), "memory", "x"), ErrorKind::NotFound, "");
+    EXPECT_FALSE(exists(path(h("memory"), "x")));
+}
+
+TEST_F(Scenario, OpenAt2FallbackIsInEffectWhenAskedFor) {
+    const char* env = std::getenv("CGM_NO_OPENAT2");
+    EXPECT_EQ(openat2_disabled(), env != nullptr && std::string_view(env) == "1");
+}
+
+// A bind mount planted inside a cgroup directory is never crossed (RESOLVE_NO_XDEV, or the device
+// check of the fallback).
+TEST_F(Scenario, MountsInsideAHierarchyAreNotCrossed) {
+    const Hierarchy& mem = h("memory");
+    ASSERT_OK(ops().create(self_caller(), "memory", "outside/secret"));
+    ASSERT_OK(ops().create(self_caller(), "memory", "mine/door"));
+    ASSERT_OK(ops().chown(self_caller(), "memory", "mine", 1000, 1000));
+    // Someone binds a tmpfs over a directory under "mine" (this process's private mount namespace).
+    ASSERT_EQ(::mount("tmpfs", path(mem, "mine/door").c_str(), "tmpfs", 0, "size=64k"), 0);
+    auto& user = spawn_user(1000);
+    move_to(user.pid(), mem, "mine");
+    auto r = ops().create(user.caller(), "memory", "door/x");
+    EXPECT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("mount point"), std::string::npos) << r.error().message;
+    ::umount2(path(mem, "mine/door").c_str(), MNT_DETACH);
+}
+
+// Reference §9.2 refusals as uid 1000 and as root of a user namespace (mapped to 100000), each
+// followed by a check that nothing changed.
+TEST_F(Scenario, RefusalsForOtherUsersChangeNothing) {
+    const Hierarchy& mem = h("memory");
+    ASSERT_OK(ops().create(self_caller(), "memory", "xxx/b"));
+    ASSERT_OK(ops().create(self_caller(), "memory", "zzz/b"));
+    ASSERT_OK(ops().chown(self_caller(), "memory", "zzz/b", 1000, 0));
+    ASSERT_OK(ops().create(self_caller(), "memory", "testchown"));
+    ASSERT_OK(ops().create(self_caller(), "freezer", "prune0/prune1"));
+    ASSERT_OK(ops().create(self_caller(), "memory", "sibling"));
+    ASSERT_OK(ops().create(self_caller(), "memory", "sibling1"));
+    ASSERT_OK(ops().create(self_caller(), "memory", "private"));
+    ASSERT_OK(ops().chmod(self_caller(), "memory", "private", "", 0700));
+    auto& roots = spawn();
+    std::string limit_before = read_text(path(mem, "zzz/b/memory.limit_in_bytes"));
+
+    for (bool userns : {false, true}) {
+        SCOPED_TRACE(userns ? "root of a user namespace" : "uid 1000");
+        auto& who = userns ? spawn_userns_root(100000) : spawn_user(1000);
+        move_to(who.pid(), mem, "sibling");
+        auto& own = userns ? who : spawn_user(1000);
+        Caller c = who.caller();
+        // 05: '..'
+        EXPECT_ERROR(ops().get_value(c, "memory", "../xxx0123/b", "memory.usage_in_bytes"), ErrorKind::InvalidArgs, "'..'");
+        // 07: another user's process
+        EXPECT_ERROR(ops().move_pid(c, "memory", "", roots.pid()), ErrorKind::AccessDenied, "may not move process");
+        EXPECT_EQ(cgroup_of(roots.pid(), mem), "/");
+        // 11/16: limits of a cgroup given to someone else, or of one owned by root
+        EXPECT_ERROR(ops().set_value(c, "memory", "/zzz/b", "memory.limit_in_bytes", "4096"), ErrorKind::AccessDenied,
+                     "outside");
+        EXPECT_EQ(read_text(path(mem, "zzz/b/memory.limit_in_bytes")), limit_before);
+        // 17: chmod of root's file
+        EXPECT_ERROR(ops().chmod(c, "memory", "", "tasks", 0777), ErrorKind::AccessDenied, "tasks");
+        EXPECT_EQ(stat_of(path(mem, "sibling/tasks")).st_mode & 07777, 0644u);
+        // 19: MovePid to "/" is not relative
+        EXPECT_ERROR(ops().move_pid(c, "memory", "/", own.pid()), ErrorKind::InvalidArgs, "MovePidAbs");
+        // 19: MovePidAbs to the root needs write access to the root's tasks
+        EXPECT_ERROR(ops().move_pid_abs(c, "memory", "/", own.pid()), ErrorKind::AccessDenied, "tasks");
+        EXPECT_EQ(cgroup_of(own.pid(), mem), userns ? "/sibling" : "/");
+        // 20: a missing cgroup
+        EXPECT_ERROR(ops().list_children(c, "memory", "ooga2"), ErrorKind::NotFound, "ooga2");
+        // 24: prune of root's tree (relative to its cgroup /sibling: absent) and of its own cgroup
+        EXPECT_ERROR(ops().prune(c, "memory", ""), ErrorKind::AccessDenied, "/sibling");
+        EXPECT_TRUE(exists(path(mem, "sibling")));
+        // 27: a sibling by absolute path
+        EXPECT_ERROR(ops().get_value(c, "memory", "/sibling1", "memory.limit_in_bytes"), ErrorKind::AccessDenied,
+                     "outside the caller's cgroup /sibling");
+        // Reading a directory that is not readable to the caller
+        move_to(who.pid(), mem, "/");
+        EXPECT_ERROR(ops().list_children(c, "memory", "private"), ErrorKind::AccessDenied, "may not read");
+        EXPECT_ERROR(ops().create(c, "memory", "private/x"), ErrorKind::AccessDenied, "may not");
+        EXPECT_FALSE(exists(path(mem, "private/x")));
+    }
+}
+
+// A proxy whose requestor sits outside the proxy's cgroup reaches nothing outside it.
+TEST_F(Scenario, ScmRequestorOutsideTheProxysCgroup) {
+    const Hierarchy& mem = h("memory");
+    ASSERT_OK(ops().create(self_caller(), "memory", "ct"));
+    ASSERT_OK(ops().create(self_caller(), "memory", "elsewhere/child"));
+    auto& proxy = spawn();
+    auto& requestor = spawn();
+    move_to(proxy.pid(), mem, "ct");
+    move_to(requestor.pid(), mem, "elsewhere");
+    Caller via = Caller::scm(proxy.cred(), requestor.cred());
+    EXPECT_ERROR(ops().get_value(via, "memory", "child", "memory.limit_in_bytes"), ErrorKind::AccessDenied,
+                 "outside the proxy's cgroup /ct");
+    EXPECT_ERROR(ops().list_children(via, "memory", ""), ErrorKind::AccessDenied, "outside the proxy's cgroup /ct");
+    EXPECT_ERROR(ops().move_pid_abs(via, "memory", "/", requestor.pid()), ErrorKind::AccessDenied, "not in or below");
+    EXPECT_EQ(cgroup_of(requestor.pid(), mem), "/elsewhere");
 }
 
 }  // namespace

@@ -6,17 +6,22 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
+#include <functional>
 #include <thread>
 #include <tuple>
 
@@ -131,6 +136,12 @@ Result<Host> discover(const std::string& name) {
         if (::stat(h.current.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
             return make_error(ErrorKind::Failed, "our cgroup directory {} in {} does not exist; refusing", h.current,
                               h.label);
+        struct statfs sfs {};
+        constexpr long kCgroupMagic = 0x27e0eb, kCgroup2Magic = 0x63677270;
+        if (::statfs(h.current.c_str(), &sfs) < 0 ||
+            sfs.f_type != static_cast<decltype(sfs.f_type)>(h.unified ? kCgroup2Magic : kCgroupMagic))
+            return make_error(ErrorKind::Failed, "{} is not on a {} filesystem; refusing", h.current,
+                              h.unified ? "cgroup2" : "cgroup");
         host.hierarchies.push_back(std::move(h));
     }
     for (const auto& l : lines) {
@@ -142,8 +153,12 @@ Result<Host> discover(const std::string& name) {
                               "sandboxed; refusing",
                               l.hierarchy_id, fmt::join(l.controllers, ","));
     }
-    if (!have_v2)
-        step("no cgroup2 mount: the unified hierarchy is neither sandboxed nor mounted inside");
+    bool unified_line = std::any_of(lines.begin(), lines.end(),
+                                    [](const ProcCgroupLine& l) { return l.hierarchy_id == 0 && l.controllers.empty(); });
+    if (!have_v2 && unified_line)
+        return make_error(ErrorKind::Failed,
+                          "cgroup2 is not mounted, so the unified hierarchy cannot be sandboxed (anything inside "
+                          "could mount it rooted at this process's cgroup); mount cgroup2 first; refusing");
     if (host.hierarchies.empty())
         return make_error(ErrorKind::Failed, "no cgroup hierarchy is mounted");
     return host;
@@ -224,37 +239,84 @@ Result<void> create_sandbox_cgroups(const Host& host, std::vector<std::string>& 
         }
         made.push_back(h.dir);
         step("created {}", h.dir);
-        if (!h.unified && h.mount_data.find("cpuset") != std::string::npos) {
+        if (!h.unified && h.key.count("cpuset")) {
             // A fresh cpuset cgroup has no cpus or mems; give it its parent's so tasks can join.
+            // (cgroup.clone_children stays off: cgroups made inside start empty, as on a host.)
             for (const char* key : {"cpuset.cpus", "cpuset.mems"}) {
                 auto v = CGM_TRY(sys::read_file(h.current + "/" + key, 4096));
                 CGM_TRY(sys::write_file(h.dir + "/" + key, v));
             }
-            CGM_TRY(sys::write_file(h.dir + "/cgroup.clone_children", "1\n"));
         }
     }
     return ok();
+}
+
+// The first child directory of a directory fd ("" if none).
+std::string first_subdir(int dir_fd) {
+    int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return "";
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        ::close(fd);
+        return "";
+    }
+    std::string name;
+    while (struct dirent* e = ::readdir(d))
+        if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) {
+            name = e->d_name;
+            break;
+        }
+    ::closedir(d);
+    return name;
+}
+
+// Visit every directory below (and including) `top` through directory fds, so that no path is
+// ever longer than one name: trees deeper than PATH_MAX are handled too. `visit` returns false
+// to stop.
+bool walk_fds(const std::string& top, const std::function<bool(int)>& visit) {
+    int fd = ::open(top.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT;
+    std::vector<UniqueFd> todo;
+    todo.emplace_back(fd);
+    while (!todo.empty()) {
+        UniqueFd cur = std::move(todo.back());
+        todo.pop_back();
+        if (!visit(cur.get()))
+            return false;
+        int dup = ::openat(cur.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR* d = dup < 0 ? nullptr : ::fdopendir(dup);
+        if (!d) {
+            if (dup >= 0)
+                ::close(dup);
+            continue;
+        }
+        while (struct dirent* e = ::readdir(d)) {
+            if (e->d_type != DT_DIR || !std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, ".."))
+                continue;
+            int c = ::openat(cur.get(), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (c >= 0)
+                todo.emplace_back(c);
+        }
+        ::closedir(d);
+    }
+    return true;
 }
 
 // Wait until no task is left anywhere below dir (the kernel frees them asynchronously).
 bool wait_empty(const std::string& dir, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        bool empty = true;
-        std::vector<std::string> todo{dir};
-        while (!todo.empty() && empty) {
-            std::string d = todo.back();
-            todo.pop_back();
-            auto procs = sys::read_file(d + "/cgroup.procs", limits::kMaxTasksFileBytes);
-            if (procs && !procs->empty())
-                empty = false;
-            if (DIR* dp = ::opendir(d.c_str())) {
-                while (struct dirent* e = ::readdir(dp))
-                    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
-                        todo.push_back(d + "/" + e->d_name);
-                ::closedir(dp);
-            }
-        }
+        bool empty = walk_fds(dir, [](int fd) {
+            char c;
+            int p = ::openat(fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+            if (p < 0)
+                return true;
+            bool none = ::read(p, &c, 1) <= 0;
+            ::close(p);
+            return none;
+        });
         if (empty)
             return true;
         if (std::chrono::steady_clock::now() > deadline)
@@ -263,22 +325,58 @@ bool wait_empty(const std::string& dir, std::chrono::milliseconds timeout) {
     }
 }
 
-bool remove_tree(const std::string& dir) {
-    bool ok_all = true;
-    if (DIR* d = ::opendir(dir.c_str())) {
-        std::vector<std::string> children;
-        while (struct dirent* e = ::readdir(d))
-            if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
-                children.push_back(dir + "/" + e->d_name);
-        ::closedir(d);
-        for (const auto& c : children)
-            ok_all = remove_tree(c) && ok_all;
-    }
+// rmdir a child of dir_fd, retrying while dying tasks still hold it.
+bool rmdir_at(int dir_fd, const std::string& name, const std::string& what) {
     for (int attempt = 0;; ++attempt) {
-        if (::rmdir(dir.c_str()) == 0 || errno == ENOENT)
-            return ok_all;
+        if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT)
+            return true;
         if (errno != EBUSY || attempt == 200) {
-            complain("cannot remove {}: {}", dir, std::strerror(errno));
+            complain("cannot remove {}: {}", what, std::strerror(errno));
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+// Remove `top` and everything below it, deepest first, holding one directory fd per level (the
+// fd limit is raised by run()); no path longer than one name is used.
+bool remove_tree(const std::string& top) {
+    struct Level {
+        UniqueFd fd;
+        std::string name;  // within the level above
+    };
+    int fd = ::open(top.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT;
+    std::vector<Level> stack;
+    stack.push_back({UniqueFd(fd), ""});
+    while (stack.size() > 1 || !first_subdir(stack.back().fd.get()).empty()) {
+        std::string child = first_subdir(stack.back().fd.get());
+        if (!child.empty()) {
+            int c = ::openat(stack.back().fd.get(), child.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (c >= 0) {
+                stack.push_back({UniqueFd(c), child});
+                continue;
+            }
+            if (errno != ENOENT) {
+                complain("cannot open {} below {} ({} levels down): {}", child, top, stack.size(), std::strerror(errno));
+                return false;
+            }
+            continue;
+        }
+        Level leaf = std::move(stack.back());
+        stack.pop_back();
+        leaf.fd.reset();
+        if (!rmdir_at(stack.back().fd.get(), leaf.name, fmt::format("{} below {} ({} levels down)", leaf.name, top,
+                                                                     stack.size())))
+            return false;
+    }
+    stack.clear();
+    for (int attempt = 0;; ++attempt) {
+        if (::rmdir(top.c_str()) == 0 || errno == ENOENT)
+            return true;
+        if (errno != EBUSY || attempt == 200) {
+            complain("cannot remove {}: {}", top, std::strerror(errno));
             return false;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -366,13 +464,21 @@ Result<void> mount_inside(const Host& host, const std::string& name) {
     return ok();
 }
 
-[[noreturn]] void run_init(const Host& host, const std::string& name, const Options& options) {
-    // B: pid 1 of the new pid namespace.
+[[noreturn]] void run_init(const Host& host, const std::string& name, const Options& options, int parent_alive) {
+    // B: pid 1 of the new pid namespace. Die with A; if A is already gone (its end of the pipe
+    // closed before the death signal was armed), stop here.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct pollfd parent = {parent_alive, POLLIN, 0};
+    if (::poll(&parent, 1, 0) > 0 && (parent.revents & (POLLHUP | POLLIN)))
+        _exit(kSandboxFailure);
+    ::close(parent_alive);
     auto mounted = mount_inside(host, name);
     if (!mounted)
         die("setting up mounts: " + mounted.error().message);
-    ::setenv(kSandboxEnv, name.c_str(), 1);
+    struct stat cgns {};
+    if (::stat("/proc/self/ns/cgroup", &cgns) < 0 || cgns.st_ino == kInitCgroupNsInode)
+        die("not in a new cgroup namespace; refusing to run the command");
+    ::setenv(kSandboxEnv, fmt::format("{}:{}", name, cgns.st_ino).c_str(), 1);
     pid_t cmd = ::fork();
     if (cmd < 0)
         die(std::string("fork: ") + std::strerror(errno));
@@ -413,9 +519,12 @@ Result<void> mount_inside(const Host& host, const std::string& name) {
     _exit(result);
 }
 
-[[noreturn]] void run_child(const Host& host, const std::string& name, const Options& options, int report_fd) {
-    // A: join the sandbox cgroups, then unshare.
+[[noreturn]] void run_child(const Host& host, const std::string& name, const Options& options, int report_fd,
+                            pid_t runner) {
+    // A: join the sandbox cgroups, then unshare. Die with the runner (checked after arming it).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != runner)
+        _exit(kSandboxFailure);
     std::string self = fmt::format("{}\n", ::getpid());
     for (const auto& h : host.hierarchies) {
         auto w = sys::write_file(h.dir + "/cgroup.procs", self);
@@ -447,11 +556,17 @@ Result<void> mount_inside(const Host& host, const std::string& name) {
         die("the mount namespace did not change after unshare; refusing to mount anything");
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
         die(std::string("making / private: ") + std::strerror(errno));
+    int alive[2];
+    if (::pipe2(alive, O_CLOEXEC) < 0)
+        die(std::string("pipe: ") + std::strerror(errno));
     pid_t init = ::fork();
     if (init < 0)
         die(std::string("fork: ") + std::strerror(errno));
-    if (init == 0)
-        run_init(host, name, options);
+    if (init == 0) {
+        ::close(alive[1]);
+        run_init(host, name, options, alive[0]);
+    }
+    ::close(alive[0]);  // alive[1] stays open as long as this process lives
     (void)!::write(report_fd, &init, sizeof init);
     ::close(report_fd);
     int status = 0;
@@ -462,7 +577,29 @@ Result<void> mount_inside(const Host& host, const std::string& name) {
 
 }  // namespace
 
-bool inside() { return std::getenv(kSandboxEnv) != nullptr; }
+bool inside() {
+    const char* env = std::getenv(kSandboxEnv);
+    if (!env)
+        return false;
+    std::string_view v = env;
+    auto colon = v.rfind(':');
+    if (colon == std::string_view::npos)
+        return false;
+    struct stat st {};
+    if (::stat("/proc/self/ns/cgroup", &st) < 0 || st.st_ino == kInitCgroupNsInode ||
+        std::to_string(st.st_ino) != v.substr(colon + 1))
+        return false;
+    auto text = sys::read_file("/proc/self/cgroup", limits::kMaxProcFileBytes);
+    if (!text)
+        return false;
+    auto lines = parse_proc_cgroup(*text);
+    if (!lines)
+        return false;
+    for (const auto& l : *lines)
+        if (l.path != "/")
+            return false;
+    return true;
+}
 
 int run(const Options& options) {
     g_verbose = options.verbose;
@@ -473,6 +610,12 @@ int run(const Options& options) {
     if (::geteuid() != 0) {
         complain("must run as root (it creates cgroups and namespaces)");
         return kSandboxFailure;
+    }
+    // Cleanup holds one fd per level of the deepest tree a command may leave.
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
     }
     const std::string name = fmt::format("cgmtest-{}", ::getpid());
     auto host = discover(name);
@@ -505,6 +648,7 @@ int run(const Options& options) {
         return kSandboxFailure;
     }
     ::fflush(nullptr);
+    const pid_t runner = ::getpid();
     pid_t child = ::fork();
     if (child < 0) {
         complain("fork: {}", std::strerror(errno));
@@ -513,22 +657,25 @@ int run(const Options& options) {
     }
     if (child == 0) {
         ::close(pipefd[0]);
-        run_child(*host, name, options, pipefd[1]);
+        run_child(*host, name, options, pipefd[1], runner);
     }
     ::close(pipefd[1]);
     pid_t init = 0;
     if (::read(pipefd[0], &init, sizeof init) != sizeof init)
         init = 0;
     ::close(pipefd[0]);
+    step("sandbox init is pid {} here", init);
 
     int status = 0;
     for (;;) {
         struct timespec tick = {1, 0};
         siginfo_t info;
         int sig = ::sigtimedwait(&block, &info, &tick);
-        if (sig > 0 && sig != SIGCHLD && init > 0) {
+        if (sig > 0 && sig != SIGCHLD) {
+            // Our own child (not yet reaped, so its pid is still its own): its death takes the
+            // sandbox's init, and with it every process in the sandbox.
             step("received signal {}; stopping the sandbox", sig);
-            ::kill(init, SIGKILL);
+            ::kill(child, SIGKILL);
         }
         pid_t p = ::waitpid(child, &status, WNOHANG);
         if (p == child)

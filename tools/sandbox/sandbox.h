@@ -26,8 +26,11 @@ namespace cgm::sandbox {
 /// Exit status of run() when the sandbox itself failed (not the command).
 inline constexpr int kSandboxFailure = 125;
 
-/// Environment variable set inside the sandbox to the sandbox's name.
+/// Environment variable set inside the sandbox: "<name>:<inode of its cgroup namespace>".
 inline constexpr const char* kSandboxEnv = "CGM_SANDBOX";
+
+/// Inode of the initial cgroup namespace (PROC_CGROUP_INIT_INO).
+inline constexpr unsigned long kInitCgroupNsInode = 0xEFFFFFFBUL;
 
 struct Options {
     std::vector<std::string> command;  ///< argv of the command (execvp)
@@ -38,7 +41,9 @@ struct Options {
 /// when it was killed), or kSandboxFailure when the sandbox could not be set up or cleaned up.
 int run(const Options& options);
 
-/// Whether this process runs inside a sandbox made by run().
+/// Whether this process runs inside a sandbox made by run(), judged from facts, not only from the
+/// environment: it is in a cgroup namespace other than the initial one, that namespace is the one
+/// the sandbox recorded in CGM_SANDBOX, and every line of /proc/self/cgroup reads "/".
 bool inside();
 
 }  // namespace cgm::sandbox
