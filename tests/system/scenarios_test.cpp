@@ -39,8 +39,9 @@ TEST_F(Scenario, ListControllersNamesEveryHierarchyOfThisProcess) {
     }));
 }
 
-// Reference test 05, and DESIGN §6: hostile paths are refused with nothing created.
-TEST_F(Scenario, HostilePathsAreRefusedAndCreateNothing) {
+// Reference test 05, and DESIGN §6: hostile paths are refused by every method that takes a path,
+// with nothing created or changed.
+TEST_F(Scenario, HostilePathsAreRefusedAndChangeNothing) {
     const std::string long_component(256, 'x');
     std::string long_path;
     while (long_path.size() <= 4096)
@@ -56,18 +57,39 @@ TEST_F(Scenario, HostilePathsAreRefusedAndCreateNothing) {
         {"a//b", ErrorKind::InvalidArgs, "empty path component"},
         {"//a", ErrorKind::InvalidArgs, "empty path component"},
         {"a\nb", ErrorKind::InvalidArgs, "newline"},
+        {std::string("a\0b", 3), ErrorKind::InvalidArgs, "NUL"},
         {long_component, ErrorKind::LimitsExceeded, "255"},
         {long_path, ErrorKind::LimitsExceeded, "4096"},
         {"x/.cgm_leaf", ErrorKind::InvalidArgs, "reserved"},
     };
+    ASSERT_OK(ops().create(self_caller(), "memory", "a"));
+    auto& victim = spawn();
+    const Caller me = self_caller();
     for (const auto& c : cases) {
-        SCOPED_TRACE(c.path.substr(0, 40));
-        EXPECT_ERROR(ops().create(self_caller(), "memory", c.path), c.kind, c.needle);
-        EXPECT_ERROR(ops().get_value(self_caller(), "memory", c.path, "memory.usage_in_bytes"), c.kind, c.needle);
+        SCOPED_TRACE(quoted(c.path.substr(0, 40)));
+        const std::string& p = c.path;
+        EXPECT_ERROR(ops().create(me, "memory", p), c.kind, c.needle);
+        EXPECT_ERROR(ops().chown(me, "memory", p, 1000, 1000), c.kind, c.needle);
+        EXPECT_ERROR(ops().chmod(me, "memory", p, "tasks", 0777), c.kind, c.needle);
+        EXPECT_ERROR(ops().move_pid(me, "memory", p, victim.pid()), c.kind, c.needle);
+        EXPECT_ERROR(ops().move_pid_abs(me, "memory", p, victim.pid()), c.kind, c.needle);
+        EXPECT_ERROR(ops().get_value(me, "memory", p, "memory.usage_in_bytes"), c.kind, c.needle);
+        EXPECT_ERROR(ops().set_value(me, "memory", p, "memory.limit_in_bytes", "4096"), c.kind, c.needle);
+        EXPECT_ERROR(ops().remove(me, "memory", p, true), c.kind, c.needle);
+        EXPECT_ERROR(ops().get_tasks(me, "memory", p), c.kind, c.needle);
+        EXPECT_ERROR(ops().get_tasks_recursive(me, "memory", p), c.kind, c.needle);
+        EXPECT_ERROR(ops().list_children(me, "memory", p), c.kind, c.needle);
+        EXPECT_ERROR(ops().remove_on_empty(me, "memory", p), c.kind, c.needle);
+        EXPECT_ERROR(ops().prune(me, "memory", p), c.kind, c.needle);
+        EXPECT_ERROR(ops().list_keys(me, "memory", p), c.kind, c.needle);
     }
-    auto kids = ops().list_children(self_caller(), "memory", "");
+    auto kids = ops().list_children(me, "memory", "");
     ASSERT_OK(kids);
-    EXPECT_TRUE(kids->empty());
+    EXPECT_EQ(*kids, std::vector<std::string>{"a"});
+    EXPECT_EQ(stat_of(path(h("memory"), "a")).st_uid, 0u);
+    EXPECT_EQ(stat_of(path(h("memory"), "a/tasks")).st_mode & 07777, 0644u);
+    EXPECT_EQ(cgroup_of(victim.pid(), h("memory")), "/");
+    EXPECT_TRUE(env().watches().entries().empty());
 }
 
 // DESIGN §2.4: keys are single file names; the protected files are never written.
