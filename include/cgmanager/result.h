@@ -41,6 +41,8 @@ struct [[nodiscard]] Error {
     ErrorKind kind = ErrorKind::Failed;
     int sys_errno = 0;
     std::string message;
+    /// The D-Bus error name, for an error a client received from the daemon (else empty).
+    std::string name;
 
     Error() = default;
     Error(ErrorKind k, std::string msg, int err = 0) : kind(k), sys_errno(err), message(std::move(msg)) {}
@@ -57,6 +59,9 @@ struct [[nodiscard]] Error {
 
 /// The kind matching an errno value.
 ErrorKind kind_for_errno(int err);
+
+/// The kind matching a D-Bus error name ("org.freedesktop.DBus.Error.AccessDenied" ...).
+ErrorKind kind_for_error_name(std::string_view name);
 
 /// A client-supplied string made safe for an error message: in single quotes, control characters
 /// escaped as \xNN, cut after 80 characters.

@@ -283,6 +283,10 @@ private:
         case ScmMethod::ListKeys: queue(int32_bytes(-1)); break;
         default: queue("0"); break;
         }
+        // The reason, for clients that read on (ours do; the original's stop at the result and
+        // never see it). Not with --compat-errors, which hides reasons from clients.
+        if (!conn_.server().config().compat_errors)
+            queue(fmt::format("ERROR {}\n{}", error_name(e.kind), wire_message(e.message)));
         flush();
     }
 

@@ -52,6 +52,20 @@ ErrorKind kind_for_errno(int err) {
     }
 }
 
+ErrorKind kind_for_error_name(std::string_view name) {
+    auto dot = name.rfind('.');
+    std::string_view tail = dot == std::string_view::npos ? name : name.substr(dot + 1);
+    for (ErrorKind k : {ErrorKind::AccessDenied, ErrorKind::NotFound, ErrorKind::InvalidArgs, ErrorKind::LimitsExceeded,
+                        ErrorKind::NotSupported, ErrorKind::Timeout, ErrorKind::Failed})
+        if (tail == error_kind_name(k))
+            return k;
+    if (tail == "NoReply" || tail == "TimedOut")
+        return ErrorKind::Timeout;
+    if (tail == "UnknownMethod" || tail == "UnknownObject" || tail == "UnknownInterface" || tail == "UnknownProperty")
+        return ErrorKind::NotSupported;
+    return ErrorKind::Failed;
+}
+
 std::string quoted(std::string_view s) {
     std::string out = "'";
     size_t n = 0;

@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cgmanager/client.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "cgmanager/cgmanager-proxy.h"
+#include "cgmanager/names.h"
+
+namespace cgm::client {
+
+namespace {
+
+class CgmProxy final : public sdbus::ProxyInterfaces<org::linuxcontainers::cgmanager0_0_proxy> {
+public:
+    explicit CgmProxy(sdbus::IConnection& conn)
+        : ProxyInterfaces(conn, "org.linuxcontainers.cgmanager", kObjectPath) {
+        registerProxy();
+    }
+    ~CgmProxy() { unregisterProxy(); }
+};
+
+bool is_socket(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+// A failure the daemon reported over D-Bus.
+Error from_bus_error(const sdbus::Error& e) {
+    Error err(kind_for_error_name(e.getName()), e.getMessage());
+    err.name = e.getName();
+    return err;
+}
+
+// Run one proxy call, turning exceptions into Errors.
+template <typename F>
+auto guarded(F&& f) -> Result<decltype(f())> {
+    try {
+        if constexpr (std::is_void_v<decltype(f())>) {
+            f();
+            return ok();
+        } else {
+            return f();
+        }
+    } catch (const sdbus::Error& e) {
+        return from_bus_error(e);
+    } catch (const std::exception& e) {
+        return make_error(ErrorKind::Failed, "{}", e.what());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client side of an *Scm exchange (reference §5): a datagram socketpair whose far end goes to
+// the daemon; kicks and results arrive on the near end, credentials go out of it.
+
+using Clock = std::chrono::steady_clock;
+
+class ScmSocket {
+public:
+    static Result<ScmSocket> create() {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+            return errno_error(errno, "socketpair");
+        ScmSocket s(sv[0], sv[1]);
+        int one = 1;
+        for (int fd : sv)
+            if (::setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
+                return errno_error(errno, "setting SO_PASSCRED");
+        return s;
+    }
+    ScmSocket(ScmSocket&& o) noexcept : near_(o.near_), far_(o.far_) { o.near_ = o.far_ = -1; }
+    ~ScmSocket() {
+        if (near_ >= 0)
+            ::close(near_);
+        if (far_ >= 0)
+            ::close(far_);
+    }
+    int far_end() const { return far_; }
+
+    /// Wait for one datagram; its bytes (and the pid of its credentials, if asked).
+    Result<std::string> receive(Clock::time_point deadline, pid_t* cred_pid = nullptr) {
+        for (;;) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            if (left <= 0)
+                return make_error(ErrorKind::Timeout, "the daemon did not answer on the credential socket in time");
+            struct pollfd p = {near_, POLLIN, 0};
+            int n = ::poll(&p, 1, static_cast<int>(left));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                continue;
+            char buf[65536];
+            alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct ucred))];
+            struct iovec iov = {buf, sizeof buf};
+            struct msghdr msg {};
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control;
+            msg.msg_controllen = sizeof control;
+            ssize_t got = ::recvmsg(near_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+            if (got < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                    continue;
+                return errno_error(errno, "reading the credential socket");
+            }
+            if (msg.msg_flags & MSG_TRUNC)
+                return make_error(ErrorKind::Failed, "a datagram from the daemon was larger than {} bytes", sizeof buf);
+            if (cred_pid) {
+                *cred_pid = 0;
+                for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+                    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+                        c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+                        struct ucred uc;
+                        std::memcpy(&uc, CMSG_DATA(c), sizeof uc);
+                        *cred_pid = uc.pid;
+                    }
+            }
+            return std::string(buf, static_cast<size_t>(got));
+        }
+    }
+
+    /// Wait for the daemon's kick (one byte '1').
+    Result<void> kick(Clock::time_point deadline) {
+        auto k = CGM_TRY(receive(deadline));
+        if (k != "1")
+            return make_error(ErrorKind::Failed, "unexpected {}-byte datagram instead of the daemon's kick", k.size());
+        return ok();
+    }
+
+    /// Send one credential (the kernel checks it, and translates it for the daemon).
+    Result<void> send_cred(const Cred& c) {
+        struct ucred uc = {c.pid, c.uid, c.gid};
+        alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof uc)] = {};
+        char payload = 'p';
+        struct iovec iov = {&payload, 1};
+        struct msghdr msg {};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_CREDENTIALS;
+        cm->cmsg_len = CMSG_LEN(sizeof uc);
+        std::memcpy(CMSG_DATA(cm), &uc, sizeof uc);
+        if (::sendmsg(near_, &msg, MSG_NOSIGNAL) < 0)
+            return errno_error(errno, "sending credentials {}:{}:{}", c.pid, c.uid, c.gid);
+        return ok();
+    }
+
+    /// After a failure result the daemon sends the reason in one more datagram
+    /// ("ERROR <name>\n<message>"); daemons that do not, leave the socket silent.
+    Error failure(Clock::time_point deadline) {
+        auto soon = std::min(deadline, Clock::now() + std::chrono::milliseconds(500));
+        auto detail = receive(soon);
+        if (detail && detail->rfind("ERROR ", 0) == 0) {
+            auto nl = detail->find('\n');
+            std::string name = detail->substr(6, nl == std::string::npos ? std::string::npos : nl - 6);
+            Error e(kind_for_error_name(name), nl == std::string::npos ? "" : detail->substr(nl + 1));
+            e.name = name;
+            return e;
+        }
+        return make_error(ErrorKind::Failed, "the daemon refused the request");
+    }
+
+private:
+    ScmSocket(int near, int far) : near_(near), far_(far) {}
+    int near_;
+    int far_;
+};
+
+int32_t read_int32(const std::string& b) {
+    int32_t v;
+    std::memcpy(&v, b.data(), sizeof v);
+    return v;
+}
+
+}  // namespace
+
+Cred Cred::self() { return Cred{::getpid(), ::getuid(), ::getgid()}; }
+
+std::string socket_path(const std::string& explicit_path) {
+    if (!explicit_path.empty())
+        return explicit_path;
+    if (const char* env = std::getenv(kSocketEnv); env && *env)
+        return env;
+    if (is_socket(kLegacySocketPath))
+        return kLegacySocketPath;
+    return kRunSocketPath;
+}
+
+struct Client::Impl {
+    std::string socket;
+    std::chrono::milliseconds timeout{};
+    std::unique_ptr<sdbus::IConnection> conn;
+    std::unique_ptr<CgmProxy> proxy;
+    bool fds_ready = false;
+
+    // An *Scm call: send it with the far end, then run the exchange on the near end.
+    template <typename Exchange>
+    auto scm(const std::function<void(const sdbus::UnixFd&)>& call, Exchange&& exchange)
+        -> decltype(exchange(std::declval<ScmSocket&>(), Clock::time_point())) {
+        auto deadline = Clock::now() + timeout;
+        // The original clients make one round trip first, so that fd passing is known to work.
+        if (!fds_ready) {
+            CGM_TRY(guarded([&] { proxy->Ping(0); }));
+            fds_ready = true;
+        }
+        auto sock = CGM_TRY(ScmSocket::create());
+        CGM_TRY(guarded([&] { call(sdbus::UnixFd(sock.far_end())); }));
+        return exchange(sock, deadline);
+    }
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+const std::string& Client::socket() const { return impl_->socket; }
+
+Result<std::unique_ptr<Client>> Client::connect(const Options& options) {
+    auto impl = std::make_unique<Impl>();
+    impl->socket = socket_path(options.socket);
+    impl->timeout = options.timeout;
+    try {
+        impl->conn = sdbus::createSessionBusConnectionWithAddress("unix:path=" + impl->socket);
+        impl->conn->setMethodCallTimeout(std::chrono::duration_cast<std::chrono::microseconds>(options.timeout));
+        impl->proxy = std::make_unique<CgmProxy>(*impl->conn);
+    } catch (const sdbus::Error& e) {
+        Error err = from_bus_error(e);
+        err.message = fmt::format("cannot connect to cgmanager at {}: {}", impl->socket, e.getMessage());
+        return err;
+    }
+    return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+// ---- plain methods ------------------------------------------------------------------------------
+
+Result<void> Client::ping() {
+    return guarded([&] { impl_->proxy->Ping(0); });
+}
+Result<int32_t> Client::api_version() {
+    return guarded([&] { return impl_->proxy->api_version(); });
+}
+Result<std::string> Client::get_pid_cgroup(const std::string& c, int32_t pid) {
+    return guarded([&] { return impl_->proxy->GetPidCgroup(c, pid); });
+}
+Result<std::string> Client::get_pid_cgroup_abs(const std::string& c, int32_t pid) {
+    return guarded([&] { return impl_->proxy->GetPidCgroupAbs(c, pid); });
+}
+Result<int32_t> Client::create(const std::string& c, const std::string& cg) {
+    return guarded([&] { return impl_->proxy->Create(c, cg); });
+}
+Result<void> Client::chown(const std::string& c, const std::string& cg, int32_t uid, int32_t gid) {
+    return guarded([&] { impl_->proxy->Chown(c, cg, uid, gid); });
+}
+Result<void> Client::chmod(const std::string& c, const std::string& cg, const std::string& file, int32_t mode) {
+    return guarded([&] { impl_->proxy->Chmod(c, cg, file, mode); });
+}
+Result<void> Client::move_pid(const std::string& c, const std::string& cg, int32_t pid) {
+    return guarded([&] { impl_->proxy->MovePid(c, cg, pid); });
+}
+Result<void> Client::move_pid_abs(const std::string& c, const std::string& cg, int32_t pid) {
+    return guarded([&] { impl_->proxy->MovePidAbs(c, cg, pid); });
+}
+Result<std::string> Client::get_value(const std::string& c, const std::string& cg, const std::string& key) {
+    return guarded([&] { return impl_->proxy->GetValue(c, cg, key); });
+}
+Result<void> Client::set_value(const std::string& c, const std::string& cg, const std::string& key,
+                               const std::string& value) {
+    return guarded([&] { impl_->proxy->SetValue(c, cg, key, value); });
+}
+Result<int32_t> Client::remove(const std::string& c, const std::string& cg, bool recursive) {
+    return guarded([&] { return impl_->proxy->Remove(c, cg, recursive ? 1 : 0); });
+}
+Result<std::vector<int32_t>> Client::get_tasks(const std::string& c, const std::string& cg) {
+    return guarded([&] { return impl_->proxy->GetTasks(c, cg); });
+}
+Result<std::vector<int32_t>> Client::get_tasks_recursive(const std::string& c, const std::string& cg) {
+    return guarded([&] { return impl_->proxy->GetTasksRecursive(c, cg); });
+}
+Result<std::vector<std::string>> Client::list_children(const std::string& c, const std::string& cg) {
+    return guarded([&] { return impl_->proxy->ListChildren(c, cg); });
+}
+Result<void> Client::remove_on_empty(const std::string& c, const std::string& cg) {
+    return guarded([&] { impl_->proxy->RemoveOnEmpty(c, cg); });
+}
+Result<void> Client::prune(const std::string& c, const std::string& cg) {
+    return guarded([&] { impl_->proxy->Prune(c, cg); });
+}
+Result<std::vector<std::string>> Client::list_controllers() {
+    return guarded([&] { return impl_->proxy->ListControllers(); });
+}
+Result<std::vector<Key>> Client::list_keys(const std::string& c, const std::string& cg) {
+    return guarded([&] {
+        std::vector<Key> keys;
+        for (const auto& k : impl_->proxy->ListKeys(c, cg))
+            keys.push_back(Key{k.get<0>(), k.get<1>(), k.get<2>(), k.get<3>()});
+        return keys;
+    });
+}
+
+// ---- *Scm methods -----------------------------------------------------------------------------------
+
+namespace {
+
+// Result shapes (reference §5.4), read after the credentials went out.
+Result<void> status_result(ScmSocket& s, Clock::time_point deadline) {
+    auto b = CGM_TRY(s.receive(deadline));
+    if (b == "1")
+        return ok();
+    if (b == "0")
+        return s.failure(deadline);
+    return make_error(ErrorKind::Failed, "unexpected result {} from the daemon", quoted(b));
+}
+
+Result<int32_t> existed_result(ScmSocket& s, Clock::time_point deadline) {
+    auto b = CGM_TRY(s.receive(deadline));
+    if (b == "2")
+        return 1;
+    if (b == "1")
+        return -1;
+    if (b == "0")
+        return s.failure(deadline);
+    return make_error(ErrorKind::Failed, "unexpected result {} from the daemon", quoted(b));
+}
+
+Result<std::string> string_result(ScmSocket& s, Clock::time_point deadline) {
+    auto b = CGM_TRY(s.receive(deadline));
+    if (b.empty())
+        return s.failure(deadline);
+    if (b.back() != '\0')
+        return make_error(ErrorKind::Failed, "the daemon's answer is not NUL-terminated");
+    b.pop_back();
+    return b;
+}
+
+Result<int32_t> count_result(ScmSocket& s, Clock::time_point deadline) {
+    auto b = CGM_TRY(s.receive(deadline));
+    if (b.size() != sizeof(int32_t))
+        return make_error(ErrorKind::Failed, "expected a 4-byte count from the daemon, got {} bytes", b.size());
+    int32_t n = read_int32(b);
+    if (n < 0)
+        return s.failure(deadline);
+    return n;
+}
+
+Result<std::vector<int32_t>> pids_result(ScmSocket& s, Clock::time_point deadline) {
+    int32_t n = CGM_TRY(count_result(s, deadline));
+    std::vector<int32_t> pids;
+    for (int32_t i = 0; i < n; ++i) {
+        pid_t pid = 0;
+        CGM_TRY(s.receive(deadline, &pid));
+        pids.push_back(pid);  // translated by the kernel into our pid namespace
+    }
+    return pids;
+}
+
+// count, then length, then one blob.
+Result<std::string> blob_result(ScmSocket& s, Clock::time_point deadline, int32_t& count) {
+    count = CGM_TRY(count_result(s, deadline));
+    if (count == 0)
+        return std::string();
+    auto len = CGM_TRY(s.receive(deadline));
+    if (len.size() != sizeof(uint32_t))
+        return make_error(ErrorKind::Failed, "expected a 4-byte length from the daemon, got {} bytes", len.size());
+    uint32_t want;
+    std::memcpy(&want, len.data(), sizeof want);
+    auto blob = CGM_TRY(s.receive(deadline));
+    if (blob.size() != want)
+        return make_error(ErrorKind::Failed, "the daemon announced {} bytes and sent {}", want, blob.size());
+    return blob;
+}
+
+Result<std::vector<std::string>> names_result(ScmSocket& s, Clock::time_point deadline) {
+    int32_t count = 0;
+    auto blob = CGM_TRY(blob_result(s, deadline, count));
+    std::vector<std::string> names;
+    size_t start = 0;
+    while (start < blob.size()) {
+        size_t nul = blob.find('\0', start);
+        if (nul == std::string::npos)
+            return make_error(ErrorKind::Failed, "a child name from the daemon is not NUL-terminated");
+        names.push_back(blob.substr(start, nul - start));
+        start = nul + 1;
+    }
+    if (names.size() != static_cast<size_t>(count))
+        return make_error(ErrorKind::Failed, "the daemon announced {} names and sent {}", count, names.size());
+    return names;
+}
+
+Result<std::vector<Key>> keys_result(ScmSocket& s, Clock::time_point deadline) {
+    int32_t count = 0;
+    auto blob = CGM_TRY(blob_result(s, deadline, count));
+    std::vector<std::string> lines;
+    size_t start = 0;
+    while (start < blob.size()) {
+        size_t nl = blob.find('\n', start);
+        if (nl == std::string::npos)
+            return make_error(ErrorKind::Failed, "malformed key list from the daemon");
+        lines.push_back(blob.substr(start, nl - start));
+        start = nl + 1;
+    }
+    if (lines.size() != static_cast<size_t>(count) * 4)
+        return make_error(ErrorKind::Failed, "the daemon announced {} keys and sent {} lines", count, lines.size());
+    std::vector<Key> keys;
+    for (size_t i = 0; i < lines.size(); i += 4) {
+        // Numbers are printed signed ("-1" for an unmapped id); read them back as 32-bit values.
+        auto num = [&](const std::string& t) { return static_cast<uint32_t>(std::strtoll(t.c_str(), nullptr, 10)); };
+        keys.push_back(Key{lines[i], num(lines[i + 1]), num(lines[i + 2]), num(lines[i + 3])});
+    }
+    return keys;
+}
+
+// The credential part of an exchange: the requestor, and for some methods a second credential.
+Result<void> send_creds(ScmSocket& s, Clock::time_point deadline, const Cred& requestor,
+                        const std::optional<Cred>& second) {
+    CGM_TRY(s.kick(deadline));
+    CGM_TRY(s.send_cred(requestor));
+    if (second) {
+        CGM_TRY(s.kick(deadline));
+        CGM_TRY(s.send_cred(*second));
+    }
+    return ok();
+}
+
+Cred victim_cred(pid_t pid) { return Cred{pid, 0, 0}; }
+
+}  // namespace
+
+Result<std::string> Client::get_pid_cgroup_scm(const std::string& c, const Cred& r, pid_t victim) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->GetPidCgroupScm(c, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<std::string> {
+                          CGM_TRY(send_creds(s, d, r, victim_cred(victim)));
+                          return string_result(s, d);
+                      });
+}
+
+Result<std::string> Client::get_pid_cgroup_abs_scm(const std::string& c, const Cred& r, pid_t victim) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->GetPidCgroupAbsScm(c, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<std::string> {
+                          CGM_TRY(send_creds(s, d, r, victim_cred(victim)));
+                          return string_result(s, d);
+                      });
+}
+
+Result<int32_t> Client::create_scm(const std::string& c, const std::string& cg, const Cred& r) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->CreateScm(c, cg, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<int32_t> {
+                          CGM_TRY(send_creds(s, d, r, std::nullopt));
+                          return existed_result(s, d);
+                      });
+}
+
+Result<void> Client::chown_scm(const std::string& c, const std::string& cg, const Cred& r, const Cred& owner) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->ChownScm(c, cg, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<void> {
+                          CGM_TRY(send_creds(s, d, r, owner));
+                          return status_result(s, d);
+                      });
+}
+
+Result<void> Client::chmod_scm(const std::string& c, const std::string& cg, const std::string& file, int32_t mode,
+                               const Cred& r) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->ChmodScm(c, cg, file, mode, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<void> {
+                          CGM_TRY(send_creds(s, d, r, std::nullopt));
+                          return status_result(s, d);
+                      });
+}
+
+Result<void> Client::move_pid_scm(const std::string& c, const std::string& cg, const Cred& r, pid_t victim) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->MovePidScm(c, cg, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<void> {
+                          CGM_TRY(send_creds(s, d, r, victim_cred(victim)));
+                          return status_result(s, d);
+                      });
+}
+
+Result<void> Client::move_pid_abs_scm(const std::string& c, const std::string& cg, const Cred& r, pid_t victim) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->MovePidAbsScm(c, cg, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<void> {
+                          CGM_TRY(send_creds(s, d, r, victim_cred(victim)));
+                          return status_result(s, d);
+                      });
+}
+
+Result<std::string> Client::get_value_scm(const std::string& c, const std::string& cg, const std::string& key,
+                                          const Cred& r) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->GetValueScm(c, cg, key, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<std::string> {
+                          CGM_TRY(send_creds(s, d, r, std::nullopt));
+                          return string_result(s, d);
+                      });
+}
+
+Result<void> Client::set_value_scm(const std::string& c, const std::string& cg, const std::string& key,
+                                   const std::string& value, const Cred& r) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->SetValueScm(c, cg, key, value, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<void> {
+                          CGM_TRY(send_creds(s, d, r, std::nullopt));
+                          return status_result(s, d);
+                      });
+}
+
+Result<int32_t> Client::remove_scm(const std::string& c, const std::string& cg, bool recursive, const Cred& r) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->RemoveScm(c, cg, recursive ? 1 : 0, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<int32_t> {
+                          CGM_TRY(send_creds(s, d, r, std::nullopt));
+                          return existed_result(s, d);
+                      });
+}
+
+Result<std::vector<int32_t>> Client::get_tasks_scm(const std::string& c, const std::string& cg, const Cred& r) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->GetTasksScm(c, cg, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<std::vector<int32_t>> {
+                          CGM_TRY(send_creds(s, d, r, std::nullopt));
+                          return pids_result(s, d);
+                      });
+}
+
+Result<std::vector<int32_t>> Client::get_tasks_recursive_scm(const std::string& c, const std::string& cg,
+                                                             const Cred& r) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->GetTasksRecursiveScm(c, cg, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<std::vector<int32_t>> {
+                          CGM_TRY(send_creds(s, d, r, std::nullopt));
+                          return pids_result(s, d);
+                      });
+}
+
+Result<std::vector<std::string>> Client::list_children_scm(const std::string& c, const std::string& cg,
+                                                           const Cred& r) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->ListChildrenScm(c, cg, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<std::vector<std::string>> {
+                          CGM_TRY(send_creds(s, d, r, std::nullopt));
+                          return names_result(s, d);
+                      });
+}
+
+Result<void> Client::remove_on_empty_scm(const std::string& c, const std::string& cg, const Cred& r) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->RemoveOnEmptyScm(c, cg, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<void> {
+                          CGM_TRY(send_creds(s, d, r, std::nullopt));
+                          return status_result(s, d);
+                      });
+}
+
+Result<void> Client::prune_scm(const std::string& c, const std::string& cg, const Cred& r) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->PruneScm(c, cg, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<void> {
+                          CGM_TRY(send_creds(s, d, r, std::nullopt));
+                          return status_result(s, d);
+                      });
+}
+
+Result<std::vector<Key>> Client::list_keys_scm(const std::string& c, const std::string& cg, const Cred& r) {
+    return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->ListKeysScm(c, cg, fd); },
+                      [&](ScmSocket& s, Clock::time_point d) -> Result<std::vector<Key>> {
+                          CGM_TRY(send_creds(s, d, r, std::nullopt));
+                          return keys_result(s, d);
+                      });
+}
+
+}  // namespace cgm::client

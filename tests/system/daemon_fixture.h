@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Fixture for tests that run the real daemon in the sandbox and call it with real clients.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "support/daemon.h"
+#include "support/system_env.h"
+
+namespace cgm::test {
+
+/// A cgroup directory in the sandbox's own mounts ("/sys/fs/cgroup/<hierarchy>/<cgroup>").
+inline std::string fs(std::string_view hierarchy, std::string_view cgroup = "") {
+    std::string p = "/sys/fs/cgroup/" + std::string(hierarchy);
+    if (!cgroup.empty())
+        p += "/" + std::string(cgroup);
+    return p;
+}
+
+inline std::string proc_cgroup(pid_t pid, std::string_view controller) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+    std::string line;
+    while (std::getline(in, line)) {
+        auto a = line.find(':');
+        auto b = line.find(':', a + 1);
+        if (line.substr(a + 1, b - a - 1) == controller)
+            return line.substr(b + 1);
+    }
+    return "?";
+}
+
+class DaemonTest : public ::testing::Test {
+protected:
+    void SetUp() override { CGM_SKIP_UNLESS_SANDBOXED(); }
+    void TearDown() override {
+        children_.clear();
+        daemon_.reset();
+        for (const char* h : {"memory", "freezer", "pids", "cpuset", "systemd", "unified", "devices", "blkio", "cpu",
+                              "cpuacct"})
+            remove_cgroups_below(fs(h));
+    }
+
+    Daemon& start(Daemon::Config c = {}) {
+        daemon_ = Daemon::start(std::move(c));
+        return *daemon_;
+    }
+    Daemon& daemon() { return *daemon_; }
+
+    CallResult call(const std::string& client, const std::string& method, const std::string& sig,
+                    const std::string& args, const As& as = As{}) {
+        return test::call(client, daemon_->address(), method, sig, args, as);
+    }
+    // Call through python (the client that shows every error name) and expect success.
+    std::string ok(const std::string& method, const std::string& sig, const std::string& args, const As& as = As{}) {
+        auto r = call("python", method, sig, args, as);
+        EXPECT_TRUE(r.ok) << method << args << ": " << r.error_name << ": " << r.message << "\n" << r.raw;
+        return r.json;
+    }
+    // Call through python and expect an error of this name whose message mentions `needle`.
+    void refused(const std::string& method, const std::string& sig, const std::string& args, const std::string& name,
+                 const std::string& needle, const As& as = As{}) {
+        auto r = call("python", method, sig, args, as);
+        EXPECT_FALSE(r.ok) << method << args << " succeeded: " << r.json;
+        EXPECT_EQ(r.error_name, "org.freedesktop.DBus.Error." + name) << r.message;
+        EXPECT_NE(r.message.find(needle), std::string::npos) << "'" << r.message << "' lacks '" << needle << "'";
+    }
+    Child& keep(std::unique_ptr<Child> c) {
+        children_.push_back(std::move(c));
+        return *children_.back();
+    }
+
+private:
+    std::unique_ptr<Daemon> daemon_;
+    std::vector<std::unique_ptr<Child>> children_;
+};
+
+
+}  // namespace cgm::test
