@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "core/sys.h"
 
@@ -33,9 +34,16 @@ struct Spawned {
     int go = -1;  // write end the child may wait on
 };
 
-// Fork (or clone into a new pid namespace), become `as` in the child, then run `body` there.
-// Returns once the child is set up (its user namespace mapped).
-Spawned spawn_as(const As& as, const std::function<void(int go_read)>& body) {
+void signal_ready(int ready_write) {
+    char c = 'r';
+    if (::write(ready_write, &c, 1) != 1)
+        _exit(105);
+    ::close(ready_write);
+}
+
+// Fork (or clone into a new pid namespace), become `as` in the child, then run `body` there; the
+// body calls signal_ready() once it is ready. Returns when the child is ready.
+Spawned spawn_as(const As& as, const std::function<void(int go_read, int ready_write)>& body) {
     int ready[2], go[2];
     if (::pipe2(ready, O_CLOEXEC) < 0 || ::pipe2(go, O_CLOEXEC) < 0)
         fatal(std::string("pipe: ") + std::strerror(errno));
@@ -69,11 +77,7 @@ Spawned spawn_as(const As& as, const std::function<void(int go_read)>& body) {
             if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
                 _exit(104);
         }
-        c = 'r';
-        if (::write(ready[1], &c, 1) != 1)
-            _exit(105);
-        ::close(ready[1]);
-        body(go[0]);
+        body(go[0], ready[1]);
         _exit(0);
     }
     ::close(ready[1]);
@@ -107,10 +111,18 @@ Spawned spawn_as(const As& as, const std::function<void(int go_read)>& body) {
 }  // namespace
 
 std::unique_ptr<Child> Child::spawn(const As& as) {
-    Spawned s = spawn_as(as, [](int go_read) {
+    Spawned s = spawn_as(as, [&as](int go_read, int ready_write) {
+        std::vector<std::thread> threads;
+        for (int i = 0; i < as.threads; ++i)
+            threads.emplace_back([go_read] {
+                struct pollfd p = {go_read, POLLIN, 0};
+                ::poll(&p, 1, -1);
+            });
+        signal_ready(ready_write);
         char c;
         while (::read(go_read, &c, 1) > 0) {
         }
+        _exit(0);
     });
     auto child = std::unique_ptr<Child>(new Child(s.pid, as.uid, as.gid));
     child->go_fd_ = s.go;
@@ -131,7 +143,8 @@ RunResult run(const std::vector<std::string>& argv, const As& as, int timeout_ms
     int out[2], err[2];
     if (::pipe2(out, O_CLOEXEC) < 0 || ::pipe2(err, O_CLOEXEC) < 0)
         fatal(std::string("pipe: ") + std::strerror(errno));
-    Spawned s = spawn_as(as, [&](int) {
+    Spawned s = spawn_as(as, [&](int, int ready_write) {
+        signal_ready(ready_write);
         ::dup2(out[1], 1);
         ::dup2(err[1], 2);
         int null = ::open("/dev/null", O_RDONLY);

@@ -29,6 +29,8 @@ struct As {
     bool pidns = false;
     /// Cgroup directories (e.g. /sys/fs/cgroup/memory/a) to join first, while still root.
     std::vector<std::string> join = {};
+    /// Extra threads a Child starts (each waits like the main one), for long v1 task lists.
+    int threads = 0;
 
     static As root() { return As{}; }
     static As user(uid_t uid) { return As{uid, uid, "", false, false}; }
