@@ -7,14 +7,18 @@ namespace cgm::bus {
 
 std::string error_name(ErrorKind kind) { return std::string(kErrorPrefix) + std::string(error_kind_name(kind)); }
 
-std::string wire_message(std::string_view in) {
+namespace {
+
+std::string sanitized(std::string_view in, bool one_line) {
     std::string out;
     out.reserve(in.size());
     size_t i = 0;
     while (i < in.size()) {
         auto c = static_cast<unsigned char>(in[i]);
         if (c < 0x80) {
-            out += (c < 0x20 && c != '\t') || c == 0x7f ? '?' : static_cast<char>(c);
+            bool control = c < 0x20 || c == 0x7f;
+            bool kept = !one_line && (c == '\n' || c == '\t');
+            out += c == 0 || (control && !kept && one_line) ? '?' : static_cast<char>(c);
             ++i;
             continue;
         }
@@ -41,6 +45,12 @@ std::string wire_message(std::string_view in) {
     }
     return out;
 }
+
+}  // namespace
+
+std::string wire_string(std::string_view value) { return sanitized(value, false); }
+
+std::string wire_message(std::string_view message) { return sanitized(message, true); }
 
 int reply_error(sd_bus_message* call, const Error& e, bool compat) {
     if (compat)

@@ -15,8 +15,12 @@ namespace cgm::bus {
 /// "org.freedesktop.DBus.Error.<Kind>".
 std::string error_name(ErrorKind kind);
 
-/// The message as sent: invalid UTF-8 bytes and control characters replaced, so that any text
-/// (a kernel path with odd bytes included) can travel in a D-Bus string.
+/// A value as sent in a D-Bus string: bytes that are not valid UTF-8, and NULs, become '?'
+/// (a cgroup file or a kernel path may hold anything); newlines and tabs stay.
+std::string wire_string(std::string_view value);
+
+/// An error message as sent: like wire_string, and every control character becomes '?' too, so a
+/// message is always one line.
 std::string wire_message(std::string_view message);
 
 /// Reply to `call` with `e`: its kind's freedesktop name and its message; with `compat`, the

@@ -15,7 +15,7 @@
 #include "bus/connection.h"
 #include "bus/scm.h"
 #include "cgmanager/names.h"
-#include "core/operations.h"
+#include "core/service.h"
 
 namespace cgm::bus {
 
@@ -30,7 +30,7 @@ int reply_value(sd_bus_message* m) { return sd_bus_reply_method_return(m, nullpt
 int reply_value(sd_bus_message* m, int32_t v) { return sd_bus_reply_method_return(m, "i", v); }
 
 int reply_value(sd_bus_message* m, const std::string& s) {
-    std::string safe = wire_message(s);  // kernel text may hold bytes that are not UTF-8
+    std::string safe = wire_string(s);  // kernel text may hold bytes that are not UTF-8
     return sd_bus_reply_method_return(m, "s", safe.c_str());
 }
 
@@ -49,7 +49,7 @@ int reply_value(sd_bus_message* m, const std::vector<std::string>& v) {
     if ((rc = sd_bus_message_open_container(r.get(), 'a', "s")) < 0)
         return rc;
     for (const auto& s : v) {
-        std::string safe = wire_message(s);
+        std::string safe = wire_string(s);
         if ((rc = sd_bus_message_append_basic(r.get(), 's', safe.c_str())) < 0)
             return rc;
     }
@@ -76,7 +76,7 @@ int reply_value(sd_bus_message* m, const std::vector<KeyInfo>& keys) {
     if ((rc = sd_bus_message_open_container(r.get(), 'a', "(suuu)")) < 0)
         return rc;
     for (const auto& k : keys) {
-        std::string safe = wire_message(k.name);
+        std::string safe = wire_string(k.name);
         if ((rc = sd_bus_message_append(r.get(), "(suuu)", safe.c_str(), k.uid, k.gid, k.perms)) < 0)
             return rc;
     }
@@ -108,8 +108,8 @@ int serve(sd_bus_message* m, void* userdata, const char* method, Needs needs, De
                 return reply_error(m, alive.error(), compat);
             }
         }
-        auto ops = c.server().operations();
-        auto result = body(*ops, Caller::plain(peer, c.peer_pidfd()));
+        auto service = c.server().service();
+        auto result = body(*service, Caller::plain(peer, c.peer_pidfd()));
         if (!result) {
             log(spdlog::level::info, "failed: " + result.error().message);
             return reply_error(m, result.error(), compat);
@@ -139,7 +139,7 @@ int m_ping(sd_bus_message* m, void* userdata, sd_bus_error*) {
     READ_ARGS(m, "i", &junk);
     return serve(
         m, userdata, "Ping", Needs::Nothing, [&] { return std::to_string(junk); },
-        [&](const Operations&, const Caller&) -> Result<void> { return ok(); });
+        [&](const CgroupService&, const Caller&) -> Result<void> { return ok(); });
 }
 
 int m_get_pid_cgroup(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -148,7 +148,7 @@ int m_get_pid_cgroup(sd_bus_message* m, void* userdata, sd_bus_error*) {
     READ_ARGS(m, "si", &controller, &pid);
     return serve(
         m, userdata, "GetPidCgroup", Needs::Identity, [&] { return fmt::format("{}, {}", quoted(controller), pid); },
-        [&](const Operations& ops, const Caller& c) { return ops.get_pid_cgroup(c, controller, pid); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.get_pid_cgroup(c, controller, pid); });
 }
 
 int m_get_pid_cgroup_abs(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -157,7 +157,7 @@ int m_get_pid_cgroup_abs(sd_bus_message* m, void* userdata, sd_bus_error*) {
     READ_ARGS(m, "si", &controller, &pid);
     return serve(
         m, userdata, "GetPidCgroupAbs", Needs::Identity, [&] { return fmt::format("{}, {}", quoted(controller), pid); },
-        [&](const Operations& ops, const Caller& c) { return ops.get_pid_cgroup_abs(c, controller, pid); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.get_pid_cgroup_abs(c, controller, pid); });
 }
 
 int m_create(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -165,7 +165,7 @@ int m_create(sd_bus_message* m, void* userdata, sd_bus_error*) {
     READ_ARGS(m, "ss", &controller, &cgroup);
     return serve(
         m, userdata, "Create", Needs::Identity, [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
-        [&](const Operations& ops, const Caller& c) -> Result<int32_t> {
+        [&](const CgroupService& ops, const Caller& c) -> Result<int32_t> {
             return wire_value(CGM_TRY(ops.create(c, controller, cgroup)));
         });
 }
@@ -177,7 +177,7 @@ int m_chown(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "Chown", Needs::Identity,
         [&] { return fmt::format("{}, {}, {}, {}", quoted(controller), quoted(cgroup), uid, gid); },
-        [&](const Operations& ops, const Caller& c) { return ops.chown(c, controller, cgroup, uid, gid); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.chown(c, controller, cgroup, uid, gid); });
 }
 
 int m_chmod(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -187,7 +187,7 @@ int m_chmod(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "Chmod", Needs::Identity,
         [&] { return fmt::format("{}, {}, {}, {:o}", quoted(controller), quoted(cgroup), quoted(file), mode); },
-        [&](const Operations& ops, const Caller& c) { return ops.chmod(c, controller, cgroup, file, mode); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.chmod(c, controller, cgroup, file, mode); });
 }
 
 int m_move_pid(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -197,7 +197,7 @@ int m_move_pid(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "MovePid", Needs::Identity,
         [&] { return fmt::format("{}, {}, {}", quoted(controller), quoted(cgroup), pid); },
-        [&](const Operations& ops, const Caller& c) { return ops.move_pid(c, controller, cgroup, pid); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.move_pid(c, controller, cgroup, pid); });
 }
 
 int m_move_pid_abs(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -207,7 +207,7 @@ int m_move_pid_abs(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "MovePidAbs", Needs::Identity,
         [&] { return fmt::format("{}, {}, {}", quoted(controller), quoted(cgroup), pid); },
-        [&](const Operations& ops, const Caller& c) { return ops.move_pid_abs(c, controller, cgroup, pid); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.move_pid_abs(c, controller, cgroup, pid); });
 }
 
 int m_get_value(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -216,7 +216,7 @@ int m_get_value(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "GetValue", Needs::Identity,
         [&] { return fmt::format("{}, {}, {}", quoted(controller), quoted(cgroup), quoted(key)); },
-        [&](const Operations& ops, const Caller& c) { return ops.get_value(c, controller, cgroup, key); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.get_value(c, controller, cgroup, key); });
 }
 
 int m_set_value(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -225,7 +225,7 @@ int m_set_value(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "SetValue", Needs::Identity,
         [&] { return fmt::format("{}, {}, {}, {}", quoted(controller), quoted(cgroup), quoted(key), quoted(value)); },
-        [&](const Operations& ops, const Caller& c) { return ops.set_value(c, controller, cgroup, key, value); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.set_value(c, controller, cgroup, key, value); });
 }
 
 int m_remove(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -235,7 +235,7 @@ int m_remove(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "Remove", Needs::Identity,
         [&] { return fmt::format("{}, {}, {}", quoted(controller), quoted(cgroup), recursive); },
-        [&](const Operations& ops, const Caller& c) -> Result<int32_t> {
+        [&](const CgroupService& ops, const Caller& c) -> Result<int32_t> {
             return wire_value(CGM_TRY(ops.remove(c, controller, cgroup, recursive != 0)));
         });
 }
@@ -245,7 +245,7 @@ int m_get_tasks(sd_bus_message* m, void* userdata, sd_bus_error*) {
     READ_ARGS(m, "ss", &controller, &cgroup);
     return serve(
         m, userdata, "GetTasks", Needs::Identity, [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
-        [&](const Operations& ops, const Caller& c) { return ops.get_tasks(c, controller, cgroup); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.get_tasks(c, controller, cgroup); });
 }
 
 int m_get_tasks_recursive(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -254,7 +254,7 @@ int m_get_tasks_recursive(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "GetTasksRecursive", Needs::Identity,
         [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
-        [&](const Operations& ops, const Caller& c) { return ops.get_tasks_recursive(c, controller, cgroup); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.get_tasks_recursive(c, controller, cgroup); });
 }
 
 int m_list_children(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -263,7 +263,7 @@ int m_list_children(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "ListChildren", Needs::Identity,
         [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
-        [&](const Operations& ops, const Caller& c) { return ops.list_children(c, controller, cgroup); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.list_children(c, controller, cgroup); });
 }
 
 int m_remove_on_empty(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -272,7 +272,7 @@ int m_remove_on_empty(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "RemoveOnEmpty", Needs::Identity,
         [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
-        [&](const Operations& ops, const Caller& c) { return ops.remove_on_empty(c, controller, cgroup); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.remove_on_empty(c, controller, cgroup); });
 }
 
 int m_prune(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -280,13 +280,13 @@ int m_prune(sd_bus_message* m, void* userdata, sd_bus_error*) {
     READ_ARGS(m, "ss", &controller, &cgroup);
     return serve(
         m, userdata, "Prune", Needs::Identity, [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
-        [&](const Operations& ops, const Caller& c) { return ops.prune(c, controller, cgroup); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.prune(c, controller, cgroup); });
 }
 
 int m_list_controllers(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "ListControllers", Needs::Nothing, [] { return std::string(); },
-        [&](const Operations& ops, const Caller&) -> Result<std::vector<std::string>> { return ops.list_controllers(); });
+        [&](const CgroupService& ops, const Caller&) -> Result<std::vector<std::string>> { return ops.list_controllers(); });
 }
 
 int m_list_keys(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -294,7 +294,7 @@ int m_list_keys(sd_bus_message* m, void* userdata, sd_bus_error*) {
     READ_ARGS(m, "ss", &controller, &cgroup);
     return serve(
         m, userdata, "ListKeys", Needs::Identity, [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
-        [&](const Operations& ops, const Caller& c) { return ops.list_keys(c, controller, cgroup); });
+        [&](const CgroupService& ops, const Caller& c) { return ops.list_keys(c, controller, cgroup); });
 }
 
 int get_api_version(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply, void*, sd_bus_error*) {

@@ -14,7 +14,7 @@
 
 #include "bus/bus_error.h"
 #include "bus/connection.h"
-#include "core/operations.h"
+#include "core/service.h"
 #include "core/proc_source.h"
 
 namespace cgm::bus {
@@ -187,7 +187,7 @@ private:
 
     // All credentials are in: run the operation and queue the result.
     void run() {
-        auto ops = conn_.server().operations();
+        auto ops = conn_.server().service();
         Caller caller = Caller::scm(conn_.peer(), requestor_, conn_.peer_pidfd(), requestor_pidfd_.get());
         const ScmArgs& a = args_;
         auto status = [&](Result<void> r) {

@@ -124,7 +124,10 @@ void Loop::adopt(Accepted a) {
     uint64_t id = a.id;
     auto conn = ClientConnection::create(*this, std::move(a));
     if (!conn) {
-        spdlog::warn("connection {} (uid {}): {}, dropping it", id, uid, conn.error().message);
+        // A peer that hung up at once (a probe for a running daemon) is no news.
+        int err = conn.error().sys_errno;
+        spdlog::log(err == ECONNRESET || err == EPIPE ? spdlog::level::debug : spdlog::level::warn,
+                    "connection {} (uid {}): {}, dropping it", id, uid, conn.error().message);
         server_.release(uid);
         return;
     }
@@ -155,8 +158,8 @@ int Loop::on_reap(sd_event_source*, void* userdata) {
 // ---------------------------------------------------------------------------------------------
 // Server
 
-Server::Server(ServerConfig config, UniqueFd listen_fd, std::shared_ptr<const Operations> ops)
-    : config_(config), listen_fd_(std::move(listen_fd)), ops_(std::move(ops)) {
+Server::Server(ServerConfig config, UniqueFd listen_fd, std::shared_ptr<const CgroupService> service)
+    : config_(config), listen_fd_(std::move(listen_fd)), service_(std::move(service)) {
     sd_id128_t id;
     if (sd_id128_randomize(&id) < 0)
         id = SD_ID128_MAKE(5c, 9a, 41, 2e, 77, 0b, 4d, 3f, 8e, 21, 6a, c4, 90, 13, ff, 02);
@@ -169,9 +172,9 @@ Server::~Server() {
         l->stop();
 }
 
-std::shared_ptr<const Operations> Server::operations() const {
-    std::lock_guard lock(ops_mu_);
-    return ops_;
+std::shared_ptr<const CgroupService> Server::service() const {
+    std::lock_guard lock(service_mu_);
+    return service_;
 }
 
 bool Server::admit(uid_t uid, std::string& refusal) {
@@ -281,16 +284,15 @@ int Server::on_signal(sd_event_source* s, const struct signalfd_siginfo* si, voi
             spdlog::error("reload: {}; keeping the current hierarchies", fresh.error().message);
             return 0;
         }
-        std::lock_guard lock(self->ops_mu_);
-        self->ops_ = std::move(fresh).value();
+        std::lock_guard lock(self->service_mu_);
+        self->service_ = std::move(fresh).value();
         return 0;
     }
     spdlog::info("received {}, shutting down", strsignal(static_cast<int>(si->ssi_signo)));
     return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
-Result<void> Server::run(const std::function<void()>& on_ready,
-                         const std::function<Result<std::shared_ptr<const Operations>>()>& on_reload) {
+Result<void> Server::run(const std::function<void()>& on_ready, const Reload& on_reload) {
     on_reload_ = on_reload;
     // Signals are taken through signalfd by this thread; block them everywhere first, so the loop
     // threads inherit the mask.

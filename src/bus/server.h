@@ -8,8 +8,8 @@
 //  - Each Loop is a thread with its own sd-event. It owns its connections: one ClientConnection
 //    per peer, each driven by its own io and timer sources (never sd_bus_attach_event). A bus is
 //    only ever touched by its loop's thread.
-//  - Shared state is small: the current Operations (swapped on SIGHUP), the configuration, the
-//    connection counters.
+//  - Shared state is small: the current CgroupService (swapped on SIGHUP), the configuration,
+//    the connection counters.
 #pragma once
 
 #include <sys/types.h>
@@ -30,7 +30,7 @@
 #include "bus/sd_ptr.h"
 #include "cgmanager/result.h"
 #include "core/credentials.h"
-#include "core/operations.h"
+#include "core/service.h"
 #include "core/sys.h"
 
 namespace cgm::bus {
@@ -97,18 +97,18 @@ private:
 
 class Server {
 public:
-    Server(ServerConfig config, UniqueFd listen_fd, std::shared_ptr<const Operations> ops);
+    Server(ServerConfig config, UniqueFd listen_fd, std::shared_ptr<const CgroupService> service);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
     /// Serve until SIGTERM or SIGINT. `on_ready` runs once the loops accept; `on_reload` runs on
-    /// SIGHUP and returns the Operations to use from then on (or an error, keeping the old ones).
-    Result<void> run(const std::function<void()>& on_ready,
-                     const std::function<Result<std::shared_ptr<const Operations>>()>& on_reload);
+    /// SIGHUP and returns the service to use from then on (or an error, keeping the old one).
+    using Reload = std::function<Result<std::shared_ptr<const CgroupService>>()>;
+    Result<void> run(const std::function<void()>& on_ready, const Reload& on_reload);
 
-    /// The Operations of the moment (a snapshot; a reload does not disturb calls in flight).
-    std::shared_ptr<const Operations> operations() const;
+    /// The service of the moment (a snapshot; a reload does not disturb calls in flight).
+    std::shared_ptr<const CgroupService> service() const;
     const ServerConfig& config() const { return config_; }
     const std::string& server_id() const { return server_id_; }
 
@@ -127,8 +127,8 @@ private:
     ServerConfig config_;
     UniqueFd listen_fd_;
     std::string server_id_;
-    mutable std::mutex ops_mu_;
-    std::shared_ptr<const Operations> ops_;
+    mutable std::mutex service_mu_;
+    std::shared_ptr<const CgroupService> service_;
     std::vector<std::unique_ptr<Loop>> loops_;
     std::atomic<uint64_t> next_id_{1};
     size_t next_loop_ = 0;
@@ -140,7 +140,7 @@ private:
     EventPtr event_;
     SourcePtr accept_source_;
     SourcePtr accept_retry_;
-    std::function<Result<std::shared_ptr<const Operations>>()> on_reload_;
+    Reload on_reload_;
 };
 
 }  // namespace cgm::bus

@@ -907,7 +907,7 @@ Result<void> Operations::prune(const Caller& c, std::string_view controller, std
     return ok();
 }
 
-std::vector<std::string> Operations::list_controllers() const { return table_.controller_names(); }
+Result<std::vector<std::string>> Operations::list_controllers() const { return table_.controller_names(); }
 
 Result<std::vector<KeyInfo>> Operations::list_keys(const Caller& c, std::string_view controller,
                                                    std::string_view cgroup) const {

@@ -31,29 +31,16 @@
 #include "core/hierarchy.h"
 #include "core/limits.h"
 #include "core/proc_source.h"
+#include "core/service.h"
 
 namespace cgm {
-
-/// Create's and Remove's "existed" answer; on the wire 1 and -1.
-enum class Existed { Yes, No };
-inline int32_t wire_value(Existed e) { return e == Existed::Yes ? 1 : -1; }
-
-/// One ListKeys entry: a file of the cgroup with owner ids as the requestor's user namespace
-/// sees them (0xffffffff when unmapped) and the full st_mode.
-struct KeyInfo {
-    std::string name;
-    uint32_t uid = 0;
-    uint32_t gid = 0;
-    uint32_t perms = 0;
-    bool operator==(const KeyInfo&) const = default;
-};
 
 struct OperationsConfig {
     /// Deepest cgroup Create makes, counted in components below the hierarchy root (--max-depth).
     int max_depth = limits::kDefaultMaxDepth;
 };
 
-class Operations {
+class Operations final : public CgroupService {
 public:
     Operations(std::shared_ptr<const HierarchyTable> table, const ProcSource& proc, EmptyWatcher& watcher,
                OperationsConfig config = {})
@@ -62,56 +49,56 @@ public:
     /// The victim's cgroup relative to the requestor's: "/" when equal, else "a/b" (no leading
     /// '/'). The victim must be at or below the requestor. Plain calls need the caller in the
     /// daemon's pid namespace.
-    Result<std::string> get_pid_cgroup(const Caller& c, std::string_view controller, int32_t pid) const;
+    Result<std::string> get_pid_cgroup(const Caller& c, std::string_view controller, int32_t pid) const override;
     /// The victim's cgroup as "/a/b" (or "/") from the hierarchy root for plain calls, from the
     /// proxy's cgroup for Scm calls (the victim must be below it).
-    Result<std::string> get_pid_cgroup_abs(const Caller& c, std::string_view controller, int32_t pid) const;
+    Result<std::string> get_pid_cgroup_abs(const Caller& c, std::string_view controller, int32_t pid) const override;
 
     /// Create a cgroup (every missing component) below the requestor's cgroup; a leading '/' is
     /// ignored. New directories and all their files are owned by the requestor. "" does nothing
     /// and answers Existed::No. Existed::Yes when the last component existed in any hierarchy.
-    Result<Existed> create(const Caller& c, std::string_view controller, std::string_view cgroup) const;
+    Result<Existed> create(const Caller& c, std::string_view controller, std::string_view cgroup) const override;
     /// Give a cgroup below the requestor's (directory plus the delegated files) to uid:gid.
     /// The requestor must be root in its user namespace; plain calls need the daemon's userns.
     Result<void> chown(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t uid,
-                       int32_t gid) const;
+                       int32_t gid) const override;
     /// chmod a cgroup directory (file "") or one file of it.
     Result<void> chmod(const Caller& c, std::string_view controller, std::string_view cgroup, std::string_view file,
-                       int32_t mode) const;
+                       int32_t mode) const override;
     /// Move a process into a cgroup relative to the requestor's cgroup; a leading '/' is refused.
-    Result<void> move_pid(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t pid) const;
+    Result<void> move_pid(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t pid) const override;
     /// Move a process into a cgroup relative to the hierarchy root (plain) or the proxy's cgroup (Scm).
     Result<void> move_pid_abs(const Caller& c, std::string_view controller, std::string_view cgroup,
-                              int32_t pid) const;
+                              int32_t pid) const override;
     /// Read a file of a cgroup, trailing newlines stripped. The cgroup is relative to the
     /// requestor's, or absolute with a leading '/', and must be at or below the proxy's cgroup.
     Result<std::string> get_value(const Caller& c, std::string_view controller, std::string_view cgroup,
-                                  std::string_view key) const;
+                                  std::string_view key) const override;
     /// Write a file of a cgroup (a newline is appended when missing). Same paths as get_value.
     Result<void> set_value(const Caller& c, std::string_view controller, std::string_view cgroup, std::string_view key,
-                           std::string_view value) const;
+                           std::string_view value) const override;
     /// Remove a cgroup below the requestor's; `recursive` removes its descendants too. A cgroup
     /// that still has tasks anywhere in the removed subtree is refused with nothing removed.
     Result<Existed> remove(const Caller& c, std::string_view controller, std::string_view cgroup,
-                           bool recursive) const;
+                           bool recursive) const override;
     /// Pids in a cgroup (v1: thread ids), sorted. Same paths as get_value.
     Result<std::vector<int32_t>> get_tasks(const Caller& c, std::string_view controller,
-                                           std::string_view cgroup) const;
+                                           std::string_view cgroup) const override;
     /// Pids in a cgroup and all its descendants, over every listed hierarchy, sorted and unique.
     Result<std::vector<int32_t>> get_tasks_recursive(const Caller& c, std::string_view controller,
-                                                     std::string_view cgroup) const;
+                                                     std::string_view cgroup) const override;
     /// Names of the child cgroups, in directory order. Same paths as get_value.
     Result<std::vector<std::string>> list_children(const Caller& c, std::string_view controller,
-                                                   std::string_view cgroup) const;
+                                                   std::string_view cgroup) const override;
     /// Have a cgroup below the requestor's removed once it is empty.
-    Result<void> remove_on_empty(const Caller& c, std::string_view controller, std::string_view cgroup) const;
+    Result<void> remove_on_empty(const Caller& c, std::string_view controller, std::string_view cgroup) const override;
     /// Mark a subtree for removal when empty and remove what is empty now, bottom-up.
-    Result<void> prune(const Caller& c, std::string_view controller, std::string_view cgroup) const;
+    Result<void> prune(const Caller& c, std::string_view controller, std::string_view cgroup) const override;
     /// One entry per hierarchy (see hierarchy.h).
-    std::vector<std::string> list_controllers() const;
+    Result<std::vector<std::string>> list_controllers() const override;
     /// The regular files of a cgroup with owners and modes. Same paths as get_value.
     Result<std::vector<KeyInfo>> list_keys(const Caller& c, std::string_view controller,
-                                           std::string_view cgroup) const;
+                                           std::string_view cgroup) const override;
 
     const HierarchyTable& table() const { return table_; }
     const std::shared_ptr<const HierarchyTable>& shared_table() const { return table_ptr_; }

@@ -11,12 +11,8 @@
 // passed in), exit 0. SIGHUP: rescan the hierarchies.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/un.h>
-#include <sys/vfs.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -24,11 +20,9 @@
 #include <memory>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/sinks/syslog_sink.h>
-#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "bus/runtime.h"
 #include "bus/server.h"
 #include "cgmanager/names.h"
 #include "core/backend.h"
@@ -61,26 +55,6 @@ struct Options {
     size_t max_connections_per_uid = 1024;
 };
 
-void setup_logging(const Options& opt, bool daemonized) {
-    std::shared_ptr<spdlog::logger> log;
-    if (daemonized)
-        log = std::make_shared<spdlog::logger>(
-            "cgmanager", std::make_shared<spdlog::sinks::syslog_sink_mt>("cgmanager", LOG_PID, LOG_DAEMON, false));
-    else if (std::getenv("JOURNAL_STREAM"))  // started by systemd: log to the journal with priorities
-        log = std::make_shared<spdlog::logger>("cgmanager", std::make_shared<spdlog::sinks::systemd_sink_mt>());
-    else
-        log = std::make_shared<spdlog::logger>("cgmanager", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-    if (!daemonized && !std::getenv("JOURNAL_STREAM"))
-        log->set_pattern("cgmanager: %^%l%$: %v");
-    else
-        log->set_pattern("%v");
-    log->set_level(opt.debug     ? spdlog::level::debug
-                   : opt.verbose ? spdlog::level::info
-                   : opt.quiet   ? spdlog::level::err
-                                 : spdlog::level::warn);
-    spdlog::set_default_logger(log);
-}
-
 // Where the socket goes when --socket is not given (DESIGN §2.12).
 std::string default_socket_path() {
     struct statfs sfs {};
@@ -89,113 +63,22 @@ std::string default_socket_path() {
     return cgm::kRunSocketPath;
 }
 
-cgm::Result<void> fill_address(const std::string& path, struct sockaddr_un& addr) {
-    addr = {};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path)
-        return cgm::make_error(cgm::ErrorKind::InvalidArgs, "socket path {} is too long", path);
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    return cgm::ok();
-}
-
-// Is a daemon answering on this path?
-bool answers(const std::string& path) {
-    struct sockaddr_un addr;
-    if (!fill_address(path, addr))
-        return false;
-    cgm::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    return fd && ::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) == 0;
-}
-
-cgm::Result<cgm::UniqueFd> listen_on(const std::string& path) {
-    if (answers(path))
-        return cgm::make_error(cgm::ErrorKind::Failed, "cgmanager is already running (a daemon answers on {})", path);
-    std::string dir = path.substr(0, path.rfind('/'));
-    std::string cur;
-    for (size_t pos = 1; pos != std::string::npos;) {
-        pos = dir.find('/', pos + 1);
-        cur = dir.substr(0, pos);
-        if (::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST)
-            return cgm::errno_error(errno, "mkdir {}", cur);
-    }
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-            return cgm::make_error(cgm::ErrorKind::Failed, "{} exists and is not a socket; not replacing it", path);
-        if (::unlink(path.c_str()) < 0)
-            return cgm::errno_error(errno, "removing the stale socket {}", path);
-        spdlog::info("replaced the stale socket {}", path);
-    }
-    struct sockaddr_un addr;
-    CGM_TRY(fill_address(path, addr));
-    cgm::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd)
-        return cgm::errno_error(errno, "socket");
-    if (::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0)
-        return cgm::errno_error(errno, "bind {}", path);
-    // Everyone may connect: unprivileged users call directly; every call is authorized on its own.
-    if (::chmod(path.c_str(), 0666) < 0)
-        return cgm::errno_error(errno, "chmod {}", path);
-    if (::listen(fd.get(), SOMAXCONN) < 0)
-        return cgm::errno_error(errno, "listen on {}", path);
-    return fd;
-}
-
-void raise_fd_limit() {
-    struct rlimit rl {};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (::setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            spdlog::warn("cannot raise RLIMIT_NOFILE: {}, ignoring", std::strerror(errno));
-    }
-}
-
-// Double fork: the parent exits 0 once the daemon's pid is written to <rundir>.pid.
-cgm::Result<void> daemonize(const std::string& pidfile) {
-    pid_t pid = ::fork();
-    if (pid < 0)
-        return cgm::errno_error(errno, "fork");
-    if (pid > 0)
-        _exit(0);
-    ::setsid();
-    pid = ::fork();
-    if (pid < 0)
-        return cgm::errno_error(errno, "fork");
-    if (pid > 0) {
-        std::string tmp = pidfile + ".tmp";
-        FILE* f = std::fopen(tmp.c_str(), "we");
-        if (f) {
-            std::fprintf(f, "%d\n", pid);
-            std::fclose(f);
-            std::rename(tmp.c_str(), pidfile.c_str());
-        }
-        _exit(0);
-    }
-    if (::chdir("/") < 0)
-        return cgm::errno_error(errno, "chdir /");
-    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null >= 0) {
-        ::dup2(null, 0);
-        ::dup2(null, 1);
-        ::dup2(null, 2);
-        ::close(null);
-    }
-    return cgm::ok();
-}
-
 int run(const Options& opt) {
-    setup_logging(opt, false);
+    const auto level = opt.debug     ? spdlog::level::debug
+                       : opt.verbose ? spdlog::level::info
+                       : opt.quiet   ? spdlog::level::err
+                                     : spdlog::level::warn;
+    cgm::bus::setup_logging("cgmanager", level, false);
     if (::geteuid() != 0) {
         spdlog::error("must run as root");
         return 1;
     }
     ::signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    cgm::bus::raise_fd_limit();
 
     // 1. The socket, in the host's mount namespace.
     cgm::UniqueFd listen_fd;
-    bool activated = false;
-    std::string socket_path;
+    cgm::bus::ListeningSocket ours;  // the socket file we made (none when systemd passed one)
     int n = sd_listen_fds(1);
     if (n < 0) {
         spdlog::error("socket activation: {}", std::strerror(-n));
@@ -213,22 +96,18 @@ int run(const Options& opt) {
         listen_fd.reset(SD_LISTEN_FDS_START);
         ::fcntl(listen_fd.get(), F_SETFL, ::fcntl(listen_fd.get(), F_GETFL) | O_NONBLOCK);
         ::fcntl(listen_fd.get(), F_SETFD, FD_CLOEXEC);
-        activated = true;
         spdlog::info("using the socket passed by systemd");
     } else {
-        socket_path = opt.socket.empty() ? default_socket_path() : opt.socket;
-        auto fd = listen_on(socket_path);
-        if (!fd) {
-            spdlog::error("{}", fd.error().message);
+        auto sock = cgm::bus::listen_on(opt.socket.empty() ? default_socket_path() : opt.socket);
+        if (!sock) {
+            spdlog::error("{}", sock.error().message);
             return 1;
         }
-        listen_fd = std::move(fd).value();
-        spdlog::info("listening on {}", socket_path);
+        listen_fd = std::move(sock->fd);
+        ours = std::move(sock).value();
+        spdlog::info("listening on {}", ours.path);
     }
-    auto remove_socket = [&] {
-        if (!activated && !socket_path.empty())
-            ::unlink(socket_path.c_str());
-    };
+    auto remove_socket = [&] { ours.remove(); };
 
     // 2. The hierarchies, in a private mount namespace.
     auto input = cgm::read_plan_input();
@@ -281,12 +160,12 @@ int run(const Options& opt) {
 
     // 3. Serve.
     if (opt.daemon) {
-        auto d = daemonize(opt.rundir + ".pid");
+        auto d = cgm::bus::daemonize(opt.rundir + ".pid");
         if (!d) {
             spdlog::error("{}", d.error().message);
             return 1;
         }
-        setup_logging(opt, true);
+        cgm::bus::setup_logging("cgmanager", level, true);
     }
     cgm::bus::ServerConfig config;
     config.threads = opt.threads;
@@ -296,12 +175,14 @@ int run(const Options& opt) {
     config.max_connections = opt.max_connections;
     config.max_connections_per_uid = opt.max_connections_per_uid;
     cgm::bus::Server server(config, std::move(listen_fd), ops);
+    // The Operations of the moment (the server holds it as a CgroupService).
+    std::shared_ptr<const cgm::Operations> current = ops;
     auto on_ready = [&] {
-        sd_notifyf(0, "READY=1\nSTATUS=managing %zu hierarchies", server.operations()->table().all().size());
+        sd_notifyf(0, "READY=1\nSTATUS=managing %zu hierarchies", current->table().all().size());
         if (opt.sigstop)
             ::raise(SIGSTOP);
     };
-    auto on_reload = [&]() -> cgm::Result<std::shared_ptr<const cgm::Operations>> {
+    auto on_reload = [&]() -> cgm::Result<std::shared_ptr<const cgm::CgroupService>> {
         sd_notify(0, "RELOADING=1");
         auto host_view = cgm::read_plan_input("/proc/1/mountinfo");
         auto in = host_view ? std::move(host_view).value() : CGM_TRY(cgm::read_plan_input());
@@ -309,7 +190,6 @@ int run(const Options& opt) {
         in.skip = opt.skip;
         auto p = CGM_TRY(cgm::plan_hierarchies(in));
         std::vector<std::string> w;
-        auto current = server.operations();
         auto t = cgm::mount_new_hierarchies(*ns, p, current->table(), opt.rundir, w);
         for (const auto& msg : w)
             spdlog::warn("{}", msg);
@@ -317,8 +197,9 @@ int run(const Options& opt) {
         if (!t)
             return std::move(t).error();
         spdlog::info("rescanned: managing {} hierarchies", t->all().size());
-        return std::make_shared<const cgm::Operations>(std::make_shared<const cgm::HierarchyTable>(std::move(t).value()),
-                                                       *proc, watches, ops_config);
+        current = std::make_shared<const cgm::Operations>(
+            std::make_shared<const cgm::HierarchyTable>(std::move(t).value()), *proc, watches, ops_config);
+        return std::shared_ptr<const cgm::CgroupService>(current);
     };
     auto served = server.run(on_ready, on_reload);
     sd_notify(0, "STOPPING=1");

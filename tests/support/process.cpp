@@ -76,6 +76,25 @@ Spawned spawn_as(const As& as, const std::function<void(int go_read, int ready_w
             // Now mapped: become the namespace's root (the host sees the map's first host id).
             if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
                 _exit(104);
+            if (as.container) {
+                // Mount and pid namespaces owned by the new user namespace; the rest runs as pid 1
+                // there, this process waits for it and passes its status on.
+                if (::unshare(CLONE_NEWNS | CLONE_NEWPID) < 0)
+                    _exit(106);
+                ::fflush(nullptr);
+                pid_t init = ::fork();
+                if (init < 0)
+                    _exit(107);
+                if (init > 0) {
+                    ::close(ready[1]);
+                    ::close(go[0]);
+                    int status = 0;
+                    while (::waitpid(init, &status, 0) < 0 && errno == EINTR) {
+                    }
+                    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+                }
+                ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            }
         }
         body(go[0], ready[1]);
         _exit(0);

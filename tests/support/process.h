@@ -31,6 +31,9 @@ struct As {
     std::vector<std::string> join = {};
     /// Extra threads a Child starts (each waits like the main one), for long v1 task lists.
     int threads = 0;
+    /// With userns_map: also new mount and pid namespaces owned by that user namespace, the
+    /// command running as their pid 1 (a container's init).
+    bool container = false;
 
     static As root() { return As{}; }
     static As user(uid_t uid) { return As{uid, uid, "", false, false}; }

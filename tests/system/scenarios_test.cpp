@@ -22,7 +22,9 @@ using Scenario = SystemTest;
 // Reference test 23: every ListControllers entry names a hierarchy the process is in.
 TEST_F(Scenario, ListControllersNamesEveryHierarchyOfThisProcess) {
     std::string self = read_text("/proc/self/cgroup");
-    auto names = ops().list_controllers();
+    auto listed = ops().list_controllers();
+    ASSERT_OK(listed);
+    auto names = *listed;
     ASSERT_FALSE(names.empty());
     for (const auto& n : names) {
         const Hierarchy* hy = env().table().find(n.substr(0, n.find(',')));

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// cgproxy: a container-like run (new user, pid and mount namespaces, root mapped to host 100000,
+// the host's socket directory bind-mounted in) where plain calls and cgm inside reach the host's
+// daemon through the proxy (reference §9.2 test 22, §9.3 nstest); the proxy's refusals; and a
+// proxy that outlives its host daemon.
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "daemon_fixture.h"
+
+namespace cgm::test {
+namespace {
+
+class ProxyTest : public DaemonTest {
+protected:
+    RunResult cgm_root(std::vector<std::string> args) {
+        std::vector<std::string> argv = {CGM_CLI_BINARY, "--socket", daemon().socket()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run(argv);
+    }
+};
+
+// The container's script: its own /proc, a fresh /sys/fs/cgroup with the host's socket directory
+// bind-mounted at cgmanager/, cgproxy started, then the checks. Each check prints "name: output".
+const char* kContainerScript = R"SH(
+set -u
+mount -t proc proc /proc || exit 10
+mount -t tmpfs tmpfs /sys/fs/cgroup || exit 11
+mkdir /sys/fs/cgroup/cgmanager
+mount --bind "$HOSTDIR" /sys/fs/cgroup/cgmanager || exit 12
+"$CGPROXY" --verbose >/dev/null 2>&1 &
+P=$!
+i=0
+until [ -S /sys/fs/cgroup/cgmanager/sock ] && "$CGM" ping 2>/dev/null; do
+  i=$((i + 1)); [ $i -gt 400 ] && { echo "proxy did not come up"; exit 13; }; sleep 0.02
+done
+check() { name=$1; shift; out=$("$@" 2>&1); echo "$name [$?]: $(printf %s "$out" | tr '\n' '|')"; }
+check lower-exists test -S /sys/fs/cgroup/cgmanager.lower/sock
+check whoami id -u
+check create "$CGM" create memory test22_cg
+check create-ab "$CGM" create memory ab
+sleep 1000 & S=$!
+check move-sleep "$CGM" movepid memory test22_cg $S
+check move-self "$CGM" movepid memory test22_cg $$
+check p "$CGM" getpidcgroup memory $$
+check absp "$CGM" getpidcgroupabs memory $$
+check gettasks "$CGM" gettasks memory ""
+check setvalue "$CGM" setvalue memory "" memory.limit_in_bytes 67108864
+check getvalue "$CGM" getvalue memory "" memory.limit_in_bytes
+check stat-lines sh -c "\"$CGM\" getvalue memory '' memory.stat | wc -l"
+check listkeys-tasks sh -c "\"$CGM\" listkeys memory '' | grep '^tasks '"
+check nested "$CGM" create memory nested
+check chown-ab "$CGM" chown memory ../ab 5 5
+check chown-ab2 "$CGM" chown memory /ab 5 5
+check escape "$CGM" getvalue memory /elsewhere memory.limit_in_bytes
+check badkey "$CGM" getvalue memory "" ../x
+check chained "$PROBE" /sys/fs/cgroup/cgmanager/sock Create memory x --requestor $S:0:0
+check scm-self "$PROBE" /sys/fs/cgroup/cgmanager/sock Create memory viascm
+check listcontrollers sh -c "\"$CGM\" listcontrollers | grep -c ."
+check apiversion "$CGM" apiversion
+kill $S
+kill $P; wait $P
+echo "proxy exit [$?]"
+)SH";
+
+TEST_F(ProxyTest, AContainerManagesItsCgroupsThroughTheProxy) {
+    ::mkdir("/run/cgmtest", 0755);
+    ::mkdir("/run/cgmtest/hostsock", 0755);
+    start(Daemon::Config{{}, "/run/cgmtest/hostsock/sock", false, true});
+    // What a container runtime does first: a cgroup per hierarchy, given to the container's root.
+    ASSERT_EQ(cgm_root({"create", "all", "ct"}).status, 0);
+    ASSERT_EQ(cgm_root({"chown", "all", "ct", "100000", "100000"}).status, 0);
+    ASSERT_EQ(cgm_root({"create", "memory", "elsewhere"}).status, 0);
+    As ct = As::userns_root(100000);
+    ct.container = true;
+    for (const char* h : {"memory", "freezer", "pids", "cpuset", "systemd", "unified", "devices", "blkio", "cpu",
+                          "cpuacct"})
+        ct.join.push_back(fs(h, "ct"));
+    auto r = run({"/bin/sh", "-c", kContainerScript}, ct, 60000,
+                 {{"HOSTDIR", "/run/cgmtest/hostsock"}, {"CGM", CGM_CLI_BINARY}, {"CGPROXY", CGM_PROXY_BINARY},
+                  {"PROBE", CGM_SCM_PROBE}});
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    auto line = [&](const std::string& name) {
+        auto at = r.out.find("\n" + name + " [");
+        if (at == std::string::npos && r.out.rfind(name + " [", 0) == 0)
+            at = 0;
+        else if (at != std::string::npos)
+            ++at;
+        if (at == std::string::npos)
+            return std::string("(missing)");
+        return r.out.substr(at + name.size() + 1, r.out.find('\n', at) - at - name.size() - 1);
+    };
+    EXPECT_EQ(line("lower-exists"), "[0]: ");   // the host's socket directory was moved aside
+    EXPECT_EQ(line("whoami"), "[0]: 0");        // root in there, host uid 100000 out here
+    EXPECT_EQ(line("create"), "[0]: ");
+    EXPECT_EQ(stat_of(fs("memory", "ct/test22_cg")).st_uid, 100000u);
+    EXPECT_EQ(line("move-sleep"), "[0]: ");
+    EXPECT_EQ(line("move-self"), "[0]: ");
+    // Reference test 22: GetPidCgroup is relative to the requestor, GetPidCgroupAbs to the proxy.
+    EXPECT_EQ(line("p"), "[0]: /");
+    EXPECT_EQ(line("absp"), "[0]: /test22_cg");
+    // pids come back translated into the container's pid namespace (small numbers there).
+    EXPECT_EQ(line("gettasks").substr(0, 4), "[0]:") << line("gettasks");
+    EXPECT_EQ(line("setvalue"), "[0]: ");
+    EXPECT_EQ(line("getvalue"), "[0]: 67108864");
+    EXPECT_EQ(read_text(fs("memory", "ct/test22_cg/memory.limit_in_bytes")), "67108864\n");
+    EXPECT_GT(std::atoi(line("stat-lines").substr(5).c_str()), 30) << line("stat-lines");
+    // Owners as the container sees them: host 100000 is its root.
+    EXPECT_EQ(line("listkeys-tasks").substr(0, 14), "[0]: tasks 0 0") << line("listkeys-tasks");
+    // The nstest scenario: container root creates below the cgroup given to it.
+    EXPECT_EQ(line("nested"), "[0]: ");
+    EXPECT_TRUE(exists(fs("memory", "ct/test22_cg/nested")));
+    EXPECT_EQ(stat_of(fs("memory", "ct/test22_cg/nested")).st_uid, 100000u);
+    // Paths stay below the requestor: "../ab" is refused, and "/ab" (relative for Chown) does
+    // not exist below test22_cg.
+    EXPECT_NE(line("chown-ab").find("[1]"), std::string::npos);
+    EXPECT_NE(line("chown-ab").find("'..'"), std::string::npos) << line("chown-ab");
+    EXPECT_NE(line("chown-ab2").find("does not exist"), std::string::npos) << line("chown-ab2");
+    EXPECT_EQ(stat_of(fs("memory", "ct/ab")).st_uid, 100000u);
+    // The host's reasons travel through the proxy.
+    EXPECT_NE(line("escape").find("outside the proxy's cgroup /ct"), std::string::npos) << line("escape");
+    EXPECT_NE(line("badkey").find("single file name"), std::string::npos) << line("badkey");
+    // An *Scm call to the proxy with someone else's credentials: proxies do not chain.
+    EXPECT_NE(line("chained").find("proxies do not chain"), std::string::npos) << line("chained");
+    EXPECT_FALSE(exists(fs("memory", "ct/test22_cg/x")));
+    EXPECT_NE(line("scm-self").find("OK"), std::string::npos) << line("scm-self");
+    EXPECT_TRUE(exists(fs("memory", "ct/test22_cg/viascm")));
+    EXPECT_GE(std::atoi(line("listcontrollers").substr(5).c_str()), 9) << line("listcontrollers");
+    EXPECT_EQ(line("apiversion"), "[0]: 10");
+    EXPECT_EQ(line("proxy exit"), "[0]") << r.out;
+}
+
+TEST_F(ProxyTest, RefusesWithoutRootOrHost) {
+    auto user = run({CGM_PROXY_BINARY, "--socket", "/run/cgmtest/nohost/sock"}, As::user(1000));
+    EXPECT_EQ(user.status, 1);
+    EXPECT_NE(user.err.find("must be run as root"), std::string::npos) << user.err;
+    auto nohost = run({CGM_PROXY_BINARY, "--socket", "/run/cgmtest/nohost/sock"});
+    EXPECT_EQ(nohost.status, 1);
+    EXPECT_NE(nohost.err.find("no cgmanager answers"), std::string::npos) << nohost.err;
+    auto check = run({CGM_PROXY_BINARY, "--check-master", "--socket", "/run/cgmtest/nohost/sock"});
+    EXPECT_EQ(check.status, 1);
+}
+
+// A proxy outlives its host daemon: while the host is away calls fail at once with a clear reason
+// (Ping is answered by the proxy itself), and once a daemon answers again the proxy reconnects.
+TEST_F(ProxyTest, ReconnectsToTheHostWithoutFreezing) {
+    // As in a container: the host's socket directory bind-mounted where the proxy will serve.
+    ::mkdir("/run/cgmtest", 0755);
+    ::mkdir("/run/cgmtest/host", 0755);
+    ::mkdir("/run/cgmtest/p", 0755);
+    ASSERT_EQ(::mount("/run/cgmtest/host", "/run/cgmtest/p", nullptr, MS_BIND, nullptr), 0);
+    start(Daemon::Config{{}, "/run/cgmtest/host/sock", false, true});
+    EXPECT_EQ(run({CGM_PROXY_BINARY, "--check-master", "--socket", "/run/cgmtest/p/sock"}).status, 0);
+    auto proxy = run({"/bin/sh", "-c",
+                      std::string(CGM_PROXY_BINARY) +
+                          " --socket /run/cgmtest/p/sock --verbose >/dev/null 2>/run/cgmtest/proxy.log & echo $!"});
+    pid_t ppid = std::stoi(proxy.out);
+    const std::string psock = "/run/cgmtest/p/sock";
+    auto cgm = [&](std::vector<std::string> args) {
+        std::vector<std::string> argv = {CGM_CLI_BINARY, "--socket", psock};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run(argv);
+    };
+    bool up = false;
+    for (int i = 0; i < 400 && !up; ++i) {  // the proxy's start-up: bounded wait for its socket
+        up = exists("/run/cgmtest/p.lower/sock") && cgm({"ping"}).status == 0;
+        if (!up)
+            ::usleep(20000);
+    }
+    ASSERT_TRUE(up) << read_text("/run/cgmtest/proxy.log");
+    EXPECT_EQ(cgm({"create", "memory", "first"}).status, 0);
+    EXPECT_TRUE(exists(fs("memory", "first")));
+    // The host goes away.
+    EXPECT_EQ(daemon().stop(), 0);
+    auto t0 = std::chrono::steady_clock::now();
+    auto down = cgm({"create", "memory", "second"});
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(down.status, 1);
+    EXPECT_NE(down.err.find("not reachable"), std::string::npos) << down.err;
+    EXPECT_LT(took, std::chrono::seconds(3));
+    EXPECT_EQ(cgm({"ping"}).status, 0);  // the proxy itself still answers
+    // A host daemon answers again where the proxy looks for it.
+    start(Daemon::Config{{}, "/run/cgmtest/host/sock", false, true});
+    auto again = cgm({"create", "memory", "second"});
+    EXPECT_EQ(again.status, 0) << again.err;
+    EXPECT_TRUE(exists(fs("memory", "second")));
+    ::kill(ppid, SIGTERM);
+    for (int i = 0; i < 500 && ::kill(ppid, 0) == 0; ++i)
+        ::usleep(10000);
+    EXPECT_NE(::kill(ppid, 0), 0);
+    ::umount2("/run/cgmtest/p.lower", MNT_DETACH);
+}
+
+}  // namespace
+}  // namespace cgm::test
