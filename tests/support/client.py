@@ -76,7 +76,7 @@ def typed(sig, args):
 
 def parse_dbus_send(text):
     """Parse the body of dbus-send --print-reply output into JSON values."""
-    tokens = re.findall(r'"(?:[^"\\]|\\.)*"|\[|\]|\{|\}|[^\s\[\]{}]+', text)
+    tokens = re.findall(r'"[^"]*"|\[|\]|\{|\}|[^\s\[\]{}]+', text)
     pos = 0
 
     def value():
@@ -102,7 +102,7 @@ def parse_dbus_send(text):
         if t == "string":
             s = tokens[pos]
             pos += 1
-            return json.loads(s) if s.startswith('"') else s
+            return s[1:-1] if s.startswith('"') else s  # dbus-send prints strings raw, unescaped
         if t in ("int32", "uint32", "int64", "uint64", "int16", "uint16", "byte", "double"):
             n = tokens[pos]
             pos += 1

@@ -80,6 +80,10 @@ TEST_P(EveryClient, ValuesChildrenKeysControllers) {
     EXPECT_REPLY(c("SetValue", "ssss", R"(["memory","v","memory.limit_in_bytes","67108864"])"), "[]");
     EXPECT_EQ(read_text(fs("memory", "v/memory.limit_in_bytes")), "67108864\n");
     EXPECT_REPLY(c("GetValue", "sss", R"(["memory","v","memory.limit_in_bytes"])"), R"(["67108864"])");
+    // A value of many lines keeps them (only its trailing newlines go).
+    auto stat = c("GetValue", "sss", R"(["memory","v","memory.stat"])");
+    ASSERT_TRUE(stat.ok) << stat.raw;
+    EXPECT_NE(stat.json.find("\\ntotal_cache "), std::string::npos) << stat.json;
     EXPECT_REPLY(c("ListChildren", "ss", R"(["memory","v"])"), R"([["one"]])");
     EXPECT_REPLY(c("Chown", "ssii", R"(["memory","v",100000,100000])"), "[]");
     auto keys = c("ListKeys", "ss", R"(["memory","v"])");
