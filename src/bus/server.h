@@ -104,6 +104,8 @@ public:
 
     /// Serve until SIGTERM or SIGINT. `on_ready` runs once the loops accept; `on_reload` runs on
     /// SIGHUP and returns the service to use from then on (or an error, keeping the old one).
+    /// The three signals are blocked here for the loop threads; a program that starts threads
+    /// earlier must block them itself first.
     using Reload = std::function<Result<std::shared_ptr<const CgroupService>>()>;
     Result<void> run(const std::function<void()>& on_ready, const Reload& on_reload);
 

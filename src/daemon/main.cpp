@@ -29,6 +29,8 @@
 #include "core/limits.h"
 #include "core/mounts.h"
 #include "core/operations.h"
+#include "daemon/agents.h"
+#include "daemon/reaper.h"
 
 #ifndef TMPFS_MAGIC
 #define TMPFS_MAGIC 0x01021994
@@ -53,6 +55,10 @@ struct Options {
     unsigned auth_timeout_ms = 5000;
     size_t max_connections = 4096;
     size_t max_connections_per_uid = 1024;
+    unsigned sweep_interval_ms = 5000;
+    std::vector<std::string> allow_autoremove_premounted;
+    bool autoremove_set_release_agent = false;
+    std::string release_agent = CGM_RELEASE_AGENT;
 };
 
 // Where the socket goes when --socket is not given (DESIGN §2.12).
@@ -74,6 +80,13 @@ int run(const Options& opt) {
         return 1;
     }
     ::signal(SIGPIPE, SIG_IGN);
+    // SIGTERM, SIGINT and SIGHUP are taken by the server's signalfd: block them before any thread
+    // starts, so that none of them gets one delivered instead.
+    sigset_t handled;
+    sigemptyset(&handled);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP})
+        sigaddset(&handled, sig);
+    ::sigprocmask(SIG_BLOCK, &handled, nullptr);
     cgm::bus::raise_fd_limit();
 
     // 1. The socket, in the host's mount namespace.
@@ -134,6 +147,10 @@ int run(const Options& opt) {
     }
     std::vector<std::string> warnings;
     auto table = cgm::mount_hierarchies(*ns, *plan, opt.rundir, warnings);
+    const cgm::AgentOptions agents{opt.release_agent, opt.rundir, opt.allow_autoremove_premounted,
+                                   opt.autoremove_set_release_agent};
+    if (table)
+        cgm::install_release_agents(table->all(), agents, warnings);
     for (const auto& w : warnings)
         spdlog::warn("{}", w);
     if (!table) {
@@ -142,8 +159,9 @@ int run(const Options& opt) {
         return 1;
     }
     for (const auto& h : table->all())
-        spdlog::info("managing {} ({}, {}) at {}", h->display, h->is_unified() ? "cgroup2" : "cgroup v1",
-                     h->premounted ? "premounted" : "mounted by us", h->mount_point);
+        spdlog::info("managing {} ({}, {}{}) at {}", h->display, h->is_unified() ? "cgroup2" : "cgroup v1",
+                     h->premounted ? "premounted" : "mounted by us", h->agent_installed ? ", our release agent" : "",
+                     h->mount_point);
     auto delegate = cgm::sys::read_file("/sys/kernel/cgroup/delegate", 4096);
     cgm::set_unified_delegate_files(delegate ? *delegate : "");
 
@@ -153,10 +171,11 @@ int run(const Options& opt) {
         remove_socket();
         return 1;
     }
-    cgm::WatchList watches;
+    auto shared_table = std::make_shared<const cgm::HierarchyTable>(std::move(table).value());
+    cgm::Reaper reaper(opt.rundir + "/watches", std::chrono::milliseconds(opt.sweep_interval_ms));
+    reaper.set_table(shared_table);
     cgm::OperationsConfig ops_config{opt.max_depth};
-    auto ops = std::make_shared<const cgm::Operations>(
-        std::make_shared<const cgm::HierarchyTable>(std::move(table).value()), *proc, watches, ops_config);
+    auto ops = std::make_shared<const cgm::Operations>(shared_table, *proc, reaper, ops_config);
 
     // 3. Serve.
     if (opt.daemon) {
@@ -166,6 +185,10 @@ int run(const Options& opt) {
             return 1;
         }
         cgm::bus::setup_logging("cgmanager", level, true);
+    }
+    if (auto started = reaper.start(); !started) {
+        spdlog::error("starting the remove-on-empty watcher: {}", started.error().message);
+        return 1;
     }
     cgm::bus::ServerConfig config;
     config.threads = opt.threads;
@@ -191,18 +214,22 @@ int run(const Options& opt) {
         auto p = CGM_TRY(cgm::plan_hierarchies(in));
         std::vector<std::string> w;
         auto t = cgm::mount_new_hierarchies(*ns, p, current->table(), opt.rundir, w);
+        if (t)
+            cgm::install_release_agents(t->all(), agents, w);
         for (const auto& msg : w)
             spdlog::warn("{}", msg);
         sd_notify(0, "READY=1");
         if (!t)
             return std::move(t).error();
         spdlog::info("rescanned: managing {} hierarchies", t->all().size());
-        current = std::make_shared<const cgm::Operations>(
-            std::make_shared<const cgm::HierarchyTable>(std::move(t).value()), *proc, watches, ops_config);
+        auto fresh = std::make_shared<const cgm::HierarchyTable>(std::move(t).value());
+        reaper.set_table(fresh);
+        current = std::make_shared<const cgm::Operations>(fresh, *proc, reaper, ops_config);
         return std::shared_ptr<const cgm::CgroupService>(current);
     };
     auto served = server.run(on_ready, on_reload);
     sd_notify(0, "STOPPING=1");
+    reaper.stop();
     remove_socket();
     if (!served) {
         spdlog::error("{}", served.error().message);
@@ -245,6 +272,17 @@ int main(int argc, char** argv) {
     app.add_option("--max-connections-per-uid", opt.max_connections_per_uid, "Client connections one uid may open")
         ->check(CLI::Range(size_t{1}, size_t{1000000}))
         ->default_val(1024);
+    app.add_option("--sweep-interval", opt.sweep_interval_ms,
+                   "Milliseconds between two tries of the cgroups waiting to be removed once empty")
+        ->check(CLI::Range(10u, 3600000u))
+        ->default_val(5000);
+    app.add_option("--allow-autoremove-premounted", opt.allow_autoremove_premounted,
+                   "Premounted v1 hierarchies (controllers, or all) that may get our release agent")
+        ->delimiter(',');
+    app.add_flag("--autoremove-premounted-set-release-agent", opt.autoremove_set_release_agent,
+                 "Install our release agent on the allowed premounted hierarchies whose release_agent is empty");
+    app.add_option("--release-agent", opt.release_agent, "The cgm-release-agent executable")
+        ->default_val(CGM_RELEASE_AGENT);
     app.add_flag("--daemon", opt.daemon, "Detach (double fork); the pid goes to <rundir>.pid, logs to syslog");
     app.add_flag("--sigstop", opt.sigstop, "Stop with SIGSTOP once ready (for upstart's \"expect stop\")");
     app.add_flag("-v,--verbose", opt.verbose, "Log every request");

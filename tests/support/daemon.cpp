@@ -44,7 +44,8 @@ std::unique_ptr<Daemon> Daemon::start(Config config) {
     if (::bind(d->notify_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
         ADD_FAILURE() << "bind " << d->notify_path_ << ": " << std::strerror(errno);
 
-    std::vector<std::string> argv = {CGM_DAEMON_BINARY, "--debug", "--rundir", fmt::format("/run/cgmtest/rundir{}", n)};
+    std::vector<std::string> argv = {CGM_DAEMON_BINARY, "--debug", "--rundir",
+                                     config.rundir.empty() ? fmt::format("/run/cgmtest/rundir{}", n) : config.rundir};
     if (!config.no_socket_arg) {
         argv.push_back("--socket");
         argv.push_back(d->socket_);

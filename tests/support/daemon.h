@@ -22,6 +22,7 @@ public:
         std::string socket;             ///< --socket (empty: a fresh path under /run/cgmtest)
         bool no_socket_arg = false;     ///< do not pass --socket (the default path rule applies)
         bool expect_ready = true;       ///< wait for READY=1 (else: for the process to exit)
+        std::string rundir;             ///< --rundir (empty: a fresh one under /run/cgmtest)
 
         static Config with_args(std::vector<std::string> a) {
             Config c;
