@@ -30,8 +30,8 @@ namespace cgm::client {
 std::string socket_path(const std::string& explicit_path = "");
 
 struct Options {
-    std::string socket;                                  ///< see socket_path()
-    std::chrono::milliseconds timeout{10000};            ///< per call, *Scm exchanges included
+    std::string socket;                        ///< see socket_path()
+    std::chrono::milliseconds timeout{10000};  ///< per call, *Scm exchanges included
 };
 
 /// One file of a cgroup, as ListKeys returns it.
@@ -69,8 +69,7 @@ public:
     /// 1: the cgroup existed; -1: it was created.
     Result<int32_t> create(const std::string& controller, const std::string& cgroup);
     Result<void> chown(const std::string& controller, const std::string& cgroup, int32_t uid, int32_t gid);
-    Result<void> chmod(const std::string& controller, const std::string& cgroup, const std::string& file,
-                       int32_t mode);
+    Result<void> chmod(const std::string& controller, const std::string& cgroup, const std::string& file, int32_t mode);
     Result<void> move_pid(const std::string& controller, const std::string& cgroup, int32_t pid);
     Result<void> move_pid_abs(const std::string& controller, const std::string& cgroup, int32_t pid);
     Result<std::string> get_value(const std::string& controller, const std::string& cgroup, const std::string& key);
@@ -101,8 +100,8 @@ public:
                               pid_t victim);
     Result<void> move_pid_abs_scm(const std::string& controller, const std::string& cgroup, const Cred& requestor,
                                   pid_t victim);
-    Result<std::string> get_value_scm(const std::string& controller, const std::string& cgroup,
-                                      const std::string& key, const Cred& requestor);
+    Result<std::string> get_value_scm(const std::string& controller, const std::string& cgroup, const std::string& key,
+                                      const Cred& requestor);
     Result<void> set_value_scm(const std::string& controller, const std::string& cgroup, const std::string& key,
                                const std::string& value, const Cred& requestor);
     Result<int32_t> remove_scm(const std::string& controller, const std::string& cgroup, bool recursive,

@@ -83,10 +83,11 @@ class [[nodiscard]] Result {
 public:
     using value_type = T;
 
-    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT(google-explicit-constructor)
     Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
-    template <typename U, typename = std::enable_if_t<std::is_convertible_v<U, T> && !std::is_same_v<std::decay_t<U>, T> &&
-                                                      !std::is_same_v<std::decay_t<U>, Error>>>
+    template <typename U,
+              typename = std::enable_if_t<std::is_convertible_v<U, T> && !std::is_same_v<std::decay_t<U>, T> &&
+                                          !std::is_same_v<std::decay_t<U>, Error>>>
     Result(U&& value) : v_(std::in_place_index<0>, T(std::forward<U>(value))) {}  // NOLINT(google-explicit-constructor)
 
     bool ok() const { return v_.index() == 0; }
@@ -127,7 +128,9 @@ private:
 };
 
 /// The success value of Result<void>.
-inline Result<void> ok() { return {}; }
+inline Result<void> ok() {
+    return {};
+}
 
 }  // namespace cgm
 
@@ -136,10 +139,10 @@ inline Result<void> ok() { return {}; }
 #define CGM_TRY(expr) CGM_TRY_IMPL_(expr, CGM_TRY_CONCAT_(cgm_try_result_, __COUNTER__))
 #define CGM_TRY_CONCAT_(a, b) CGM_TRY_CONCAT2_(a, b)
 #define CGM_TRY_CONCAT2_(a, b) a##b
-#define CGM_TRY_IMPL_(expr, var)                 \
-    ({                                           \
-        auto var = (expr);                       \
-        if (!var.ok())                           \
-            return std::move(var).error();       \
-        std::move(var).value();                  \
+#define CGM_TRY_IMPL_(expr, var)           \
+    ({                                     \
+        auto var = (expr);                 \
+        if (!var.ok())                     \
+            return std::move(var).error(); \
+        std::move(var).value();            \
     })

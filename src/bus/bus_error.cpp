@@ -5,7 +5,9 @@
 
 namespace cgm::bus {
 
-std::string error_name(ErrorKind kind) { return std::string(kErrorPrefix) + std::string(error_kind_name(kind)); }
+std::string error_name(ErrorKind kind) {
+    return std::string(kErrorPrefix) + std::string(error_kind_name(kind));
+}
 
 namespace {
 
@@ -33,7 +35,8 @@ std::string sanitized(std::string_view in, bool one_line) {
             uint32_t cp = c & (0xff >> (len + 1));
             for (size_t k = 1; k < len; ++k)
                 cp = (cp << 6) | (static_cast<unsigned char>(in[i + k]) & 0x3f);
-            good = !(len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) && !(len == 4 && (cp < 0x10000 || cp > 0x10ffff));
+            good = !(len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
+                   !(len == 4 && (cp < 0x10000 || cp > 0x10ffff));
         }
         if (good) {
             out.append(in.substr(i, len));
@@ -48,9 +51,13 @@ std::string sanitized(std::string_view in, bool one_line) {
 
 }  // namespace
 
-std::string wire_string(std::string_view value) { return sanitized(value, false); }
+std::string wire_string(std::string_view value) {
+    return sanitized(value, false);
+}
 
-std::string wire_message(std::string_view message) { return sanitized(message, true); }
+std::string wire_message(std::string_view message) {
+    return sanitized(message, true);
+}
 
 int reply_error(sd_bus_message* call, const Error& e, bool compat) {
     if (compat)

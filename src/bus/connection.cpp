@@ -94,7 +94,9 @@ Result<void> ClientConnection::check_peer_alive() const {
     return ok();
 }
 
-void ClientConnection::kick() { process(); }
+void ClientConnection::kick() {
+    process();
+}
 
 void ClientConnection::end_exchange(ScmExchange* x) {
     auto it = std::find(exchanges_.begin(), exchanges_.end(), x);

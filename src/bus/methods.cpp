@@ -21,13 +21,19 @@ namespace cgm::bus {
 
 namespace {
 
-ClientConnection& conn_of(void* userdata) { return *static_cast<ClientConnection*>(userdata); }
+ClientConnection& conn_of(void* userdata) {
+    return *static_cast<ClientConnection*>(userdata);
+}
 
 // ---- replies, one per wire type --------------------------------------------------------------
 
-int reply_value(sd_bus_message* m) { return sd_bus_reply_method_return(m, nullptr); }
+int reply_value(sd_bus_message* m) {
+    return sd_bus_reply_method_return(m, nullptr);
+}
 
-int reply_value(sd_bus_message* m, int32_t v) { return sd_bus_reply_method_return(m, "i", v); }
+int reply_value(sd_bus_message* m, int32_t v) {
+    return sd_bus_reply_method_return(m, "i", v);
+}
 
 int reply_value(sd_bus_message* m, const std::string& s) {
     std::string safe = wire_string(s);  // kernel text may hold bytes that are not UTF-8
@@ -164,7 +170,8 @@ int m_create(sd_bus_message* m, void* userdata, sd_bus_error*) {
     const char *controller, *cgroup;
     READ_ARGS(m, "ss", &controller, &cgroup);
     return serve(
-        m, userdata, "Create", Needs::Identity, [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
+        m, userdata, "Create", Needs::Identity,
+        [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
         [&](const CgroupService& ops, const Caller& c) -> Result<int32_t> {
             return wire_value(CGM_TRY(ops.create(c, controller, cgroup)));
         });
@@ -244,7 +251,8 @@ int m_get_tasks(sd_bus_message* m, void* userdata, sd_bus_error*) {
     const char *controller, *cgroup;
     READ_ARGS(m, "ss", &controller, &cgroup);
     return serve(
-        m, userdata, "GetTasks", Needs::Identity, [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
+        m, userdata, "GetTasks", Needs::Identity,
+        [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
         [&](const CgroupService& ops, const Caller& c) { return ops.get_tasks(c, controller, cgroup); });
 }
 
@@ -279,21 +287,25 @@ int m_prune(sd_bus_message* m, void* userdata, sd_bus_error*) {
     const char *controller, *cgroup;
     READ_ARGS(m, "ss", &controller, &cgroup);
     return serve(
-        m, userdata, "Prune", Needs::Identity, [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
+        m, userdata, "Prune", Needs::Identity,
+        [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
         [&](const CgroupService& ops, const Caller& c) { return ops.prune(c, controller, cgroup); });
 }
 
 int m_list_controllers(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return serve(
         m, userdata, "ListControllers", Needs::Nothing, [] { return std::string(); },
-        [&](const CgroupService& ops, const Caller&) -> Result<std::vector<std::string>> { return ops.list_controllers(); });
+        [&](const CgroupService& ops, const Caller&) -> Result<std::vector<std::string>> {
+            return ops.list_controllers();
+        });
 }
 
 int m_list_keys(sd_bus_message* m, void* userdata, sd_bus_error*) {
     const char *controller, *cgroup;
     READ_ARGS(m, "ss", &controller, &cgroup);
     return serve(
-        m, userdata, "ListKeys", Needs::Identity, [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
+        m, userdata, "ListKeys", Needs::Identity,
+        [&] { return fmt::format("{}, {}", quoted(controller), quoted(cgroup)); },
         [&](const CgroupService& ops, const Caller& c) { return ops.list_keys(c, controller, cgroup); });
 }
 
@@ -302,9 +314,9 @@ int get_api_version(sd_bus*, const char*, const char*, const char*, sd_bus_messa
 }
 
 // The *Scm methods start an asynchronous credential exchange (scm.h).
-#define SCM_HANDLER(fn, kind)                                             \
-    int fn(sd_bus_message* m, void* userdata, sd_bus_error* error) {     \
-        return start_scm(m, conn_of(userdata), ScmMethod::kind, error);  \
+#define SCM_HANDLER(fn, kind)                                           \
+    int fn(sd_bus_message* m, void* userdata, sd_bus_error* error) {    \
+        return start_scm(m, conn_of(userdata), ScmMethod::kind, error); \
     }
 SCM_HANDLER(m_get_pid_cgroup_scm, GetPidCgroup)
 SCM_HANDLER(m_get_pid_cgroup_abs_scm, GetPidCgroupAbs)

@@ -14,8 +14,8 @@
 
 #include "bus/bus_error.h"
 #include "bus/connection.h"
-#include "core/service.h"
 #include "core/proc_source.h"
+#include "core/service.h"
 
 namespace cgm::bus {
 
@@ -52,13 +52,17 @@ bool needs_victim(ScmMethod m) {
 struct ScmArgs {
     std::string controller;
     std::string cgroup;
-    std::string key;    // GetValue/SetValue key, Chmod file
-    std::string value;  // SetValue
-    int32_t number = 0; // Chmod mode, Remove recursive
+    std::string key;     // GetValue/SetValue key, Chmod file
+    std::string value;   // SetValue
+    int32_t number = 0;  // Chmod mode, Remove recursive
 };
 
-std::string int32_bytes(int32_t v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }
-std::string uint32_bytes(uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }
+std::string int32_bytes(int32_t v) {
+    return std::string(reinterpret_cast<const char*>(&v), sizeof v);
+}
+std::string uint32_bytes(uint32_t v) {
+    return std::string(reinterpret_cast<const char*>(&v), sizeof v);
+}
 
 }  // namespace
 
@@ -122,7 +126,8 @@ private:
                     continue;
                 if (errno == EAGAIN) {
                     if (revents & (EPOLLHUP | EPOLLERR)) {
-                        log_failure(make_error(ErrorKind::Failed, "the client closed the socket before sending its credentials"));
+                        log_failure(make_error(ErrorKind::Failed,
+                                               "the client closed the socket before sending its credentials"));
                         finish();
                     }
                     return;
@@ -149,14 +154,16 @@ private:
                 first = false;
             }
             if (n == 0 && !cred) {
-                log_failure(make_error(ErrorKind::Failed, "the client closed the socket before sending its credentials"));
+                log_failure(
+                    make_error(ErrorKind::Failed, "the client closed the socket before sending its credentials"));
                 finish();
                 return;
             }
             if (got_ == (needs_victim(method_) ? 2 : 1))
                 continue;  // extra datagrams are ignored
             if (!cred || (msg.msg_flags & MSG_CTRUNC) || cred->pid <= 0) {
-                fail(make_error(ErrorKind::InvalidArgs, "a datagram on the passed socket carried no valid credentials"));
+                fail(
+                    make_error(ErrorKind::InvalidArgs, "a datagram on the passed socket carried no valid credentials"));
                 return;
             }
             Ucred u{cred->pid, cred->uid, cred->gid};
@@ -169,8 +176,7 @@ private:
                     return;
                 }
                 requestor_pidfd_ = std::move(pidfd).value();
-                if (needs_victim(method_) &&
-                    ::send(fd_.get(), "1", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+                if (needs_victim(method_) && ::send(fd_.get(), "1", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
                     log_failure(errno_error(errno, "writing the second kick"));
                     finish();
                     return;
@@ -233,8 +239,8 @@ private:
                 return fail(std::move(r).error());
             std::string blob;
             for (const auto& k : *r)
-                blob += fmt::format("{}\n{}\n{}\n{}\n", k.name, static_cast<int32_t>(k.uid), static_cast<int32_t>(k.gid),
-                                    static_cast<int32_t>(k.perms));
+                blob += fmt::format("{}\n{}\n{}\n{}\n", k.name, static_cast<int32_t>(k.uid),
+                                    static_cast<int32_t>(k.gid), static_cast<int32_t>(k.perms));
             send_list(r->size(), blob);
         };
         switch (method_) {
@@ -383,9 +389,13 @@ private:
     pid_t first_sent_pid_ = 0;
 };
 
-void ScmExchange::finish() { conn_.end_exchange(this); }
+void ScmExchange::finish() {
+    conn_.end_exchange(this);
+}
 
-void destroy_exchange(ScmExchange* x) { delete x; }
+void destroy_exchange(ScmExchange* x) {
+    delete x;
+}
 
 int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bus_error*) {
     const bool compat = conn.server().config().compat_errors;
@@ -435,7 +445,8 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
     if (::setsockopt(dup, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
         return refuse(errno_error(errno, "Failed to set passcred"));
     if (conn.exchange_count() >= conn.server().config().max_scm_pending)
-        return refuse(make_error(ErrorKind::LimitsExceeded, "this connection already has {} credential exchanges in progress",
+        return refuse(make_error(ErrorKind::LimitsExceeded,
+                                 "this connection already has {} credential exchanges in progress",
                                  conn.exchange_count()));
     auto x = std::make_unique<ScmExchange>(conn, method, std::move(a), std::move(sock));
     auto started = x->start();

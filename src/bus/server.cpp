@@ -27,7 +27,9 @@ namespace cgm::bus {
 
 Loop::Loop(Server& server, unsigned index) : server_(server), index_(index) {}
 
-Loop::~Loop() { stop(); }
+Loop::~Loop() {
+    stop();
+}
 
 Result<void> Loop::start() {
     int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

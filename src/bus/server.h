@@ -39,15 +39,15 @@ class ClientConnection;
 class Server;
 
 struct ServerConfig {
-    unsigned threads = 0;                  ///< event loops; 0 = one per CPU
-    bool compat_errors = false;            ///< answer every failure with InvalidArgs "invalid request"
-    size_t max_connections = 4096;         ///< open client connections, in total
-    size_t max_connections_per_uid = 1024; ///< open client connections of one uid
+    unsigned threads = 0;                    ///< event loops; 0 = one per CPU
+    bool compat_errors = false;              ///< answer every failure with InvalidArgs "invalid request"
+    size_t max_connections = 4096;           ///< open client connections, in total
+    size_t max_connections_per_uid = 1024;   ///< open client connections of one uid
     uint64_t auth_timeout_usec = 5'000'000;  ///< time a new connection has to authenticate
-    uint64_t max_queued_writes = 1024;     ///< replies queued for a peer that does not read them
-    unsigned process_batch = 32;           ///< messages handled per connection before others get a turn
+    uint64_t max_queued_writes = 1024;       ///< replies queued for a peer that does not read them
+    unsigned process_batch = 32;             ///< messages handled per connection before others get a turn
     uint64_t scm_timeout_usec = 5'000'000;   ///< time an *Scm credential exchange may take
-    size_t max_scm_pending = 64;           ///< *Scm exchanges in progress on one connection
+    size_t max_scm_pending = 64;             ///< *Scm exchanges in progress on one connection
 };
 
 /// A freshly accepted connection on its way to a loop.

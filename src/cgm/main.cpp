@@ -28,8 +28,7 @@ using cgm::client::Client;
 const char* kControllerHelp =
     "A controller ('memory', 'name=systemd' or 'systemd', 'unified'), a comma list of them, or 'all' "
     "(where the subcommand acts on several hierarchies).";
-const char* kCgroupHelp =
-    "A cgroup path relative to the caller's own cgroup; '' is the caller's own cgroup.";
+const char* kCgroupHelp = "A cgroup path relative to the caller's own cgroup; '' is the caller's own cgroup.";
 
 // Numbers given on the command line: decimal (or octal for modes), in range, nothing else.
 bool parse_number(const std::string& text, int base, long long lo, long long hi, int32_t& out) {
@@ -103,7 +102,9 @@ int main(int argc, char** argv) {
         "Controllers: create, chown, chmod, chmodfile, remove, removeonempty, prune, gettasksrecursive,\n"
         "movepid and movepidabs accept a comma list of controllers or 'all'; the others take one\n"
         "hierarchy. Cgroups are relative to the caller's own cgroup ('' is that cgroup). Run\n"
-        "'" + prog + " SUBCOMMAND --help' for each subcommand.\n"
+        "'" +
+        prog +
+        " SUBCOMMAND --help' for each subcommand.\n"
         "Exit status: 0 on success, 1 on any failure (the daemon's reason is printed on stderr).");
 
     // Each subcommand: its arguments, and the call it makes once arguments are valid.
@@ -119,7 +120,12 @@ int main(int argc, char** argv) {
     // ---- ping, apiversion, listcontrollers ----
     auto* ping = sub("ping", "Check that the daemon answers", "Calls Ping(0). Prints nothing; exit 0 when it answers.");
     ping->allow_extras();
-    ping->callback([&] { action = [](Client& c) { auto r = c.ping(); return r ? 0 : fail("ping", r.error()); }; });
+    ping->callback([&] {
+        action = [](Client& c) {
+            auto r = c.ping();
+            return r ? 0 : fail("ping", r.error());
+        };
+    });
 
     auto* apiversion = sub("apiversion", "Print the daemon's API version", "Reads the api_version property (10).");
     apiversion->callback([&] {
@@ -198,7 +204,10 @@ int main(int argc, char** argv) {
     chown->callback([&] {
         uid = id_arg(a3);
         gid = id_arg(a4);
-        action = [&](Client& c) { auto r = c.chown(ctrl, cg, uid, gid); return r ? 0 : fail("chown", r.error()); };
+        action = [&](Client& c) {
+            auto r = c.chown(ctrl, cg, uid, gid);
+            return r ? 0 : fail("chown", r.error());
+        };
     });
 
     auto* chmod = sub("chmod", "Change the mode of a cgroup directory", "MODE is octal, e.g. 0775.");
@@ -207,7 +216,10 @@ int main(int argc, char** argv) {
     chmod->add_option("mode", a3, "Octal mode")->required();
     chmod->callback([&] {
         mode = mode_arg(a3);
-        action = [&](Client& c) { auto r = c.chmod(ctrl, cg, "", mode); return r ? 0 : fail("chmod", r.error()); };
+        action = [&](Client& c) {
+            auto r = c.chmod(ctrl, cg, "", mode);
+            return r ? 0 : fail("chmod", r.error());
+        };
     });
 
     auto* chmodfile = sub("chmodfile", "Change the mode of a file of a cgroup",
@@ -218,7 +230,10 @@ int main(int argc, char** argv) {
     chmodfile->add_option("mode", a3, "Octal mode")->required();
     chmodfile->callback([&] {
         mode = mode_arg(a3);
-        action = [&](Client& c) { auto r = c.chmod(ctrl, cg, file, mode); return r ? 0 : fail("chmod", r.error()); };
+        action = [&](Client& c) {
+            auto r = c.chmod(ctrl, cg, file, mode);
+            return r ? 0 : fail("chmod", r.error());
+        };
     });
 
     // ---- movepid, movepidabs, getpidcgroup(abs) ----
@@ -231,7 +246,10 @@ int main(int argc, char** argv) {
     movepid->add_option("pid", a3, "Process id")->required();
     movepid->callback([&] {
         pid = pid_arg(a3);
-        action = [&](Client& c) { auto r = c.move_pid(ctrl, cg, pid); return r ? 0 : fail("move_pid_main", r.error()); };
+        action = [&](Client& c) {
+            auto r = c.move_pid(ctrl, cg, pid);
+            return r ? 0 : fail("move_pid_main", r.error());
+        };
     });
 
     auto* movepidabs = sub("movepidabs", "Move a process into a cgroup given from the top",
@@ -375,7 +393,12 @@ int main(int argc, char** argv) {
                       "Removes every empty cgroup at and below the cgroup now, bottom-up, and has the rest "
                       "removed once empty.");
     optional_cg(prune, kControllerHelp);
-    prune->callback([&] { action = [&](Client& c) { auto r = c.prune(ctrl, cg); return r ? 0 : fail("prune", r.error()); }; });
+    prune->callback([&] {
+        action = [&](Client& c) {
+            auto r = c.prune(ctrl, cg);
+            return r ? 0 : fail("prune", r.error());
+        };
+    });
 
     try {
         if (argc < 2) {

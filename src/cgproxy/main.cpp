@@ -17,8 +17,8 @@
 #include <cstring>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "bus/runtime.h"
 #include "bus/server.h"
@@ -89,7 +89,8 @@ int run(const Options& opt) {
     const std::string dir = dirname(opt.socket);
     if (opt.check_master) {
         // Is a cgmanager reachable (the host's, bind-mounted)? Then run cgproxy, not cgmanager.
-        bool reachable = cgm::bus::answers(dir + ".lower" + opt.socket.substr(dir.size())) || cgm::bus::answers(opt.socket);
+        bool reachable =
+            cgm::bus::answers(dir + ".lower" + opt.socket.substr(dir.size())) || cgm::bus::answers(opt.socket);
         return reachable ? 0 : 1;
     }
     if (::geteuid() != 0) {
@@ -144,7 +145,9 @@ int run(const Options& opt) {
             if (opt.sigstop)
                 ::raise(SIGSTOP);
         },
-        [&]() -> cgm::Result<std::shared_ptr<const cgm::CgroupService>> { return std::shared_ptr<const cgm::CgroupService>(service); });
+        [&]() -> cgm::Result<std::shared_ptr<const cgm::CgroupService>> {
+            return std::shared_ptr<const cgm::CgroupService>(service);
+        });
     sd_notify(0, "STOPPING=1");
     sock->remove();
     if (!served) {

@@ -7,9 +7,13 @@ namespace cgm::proxy {
 
 namespace {
 
-client::Cred cred(const Ucred& u) { return client::Cred{u.pid, u.uid, u.gid}; }
+client::Cred cred(const Ucred& u) {
+    return client::Cred{u.pid, u.uid, u.gid};
+}
 
-std::string str(std::string_view s) { return std::string(s); }
+std::string str(std::string_view s) {
+    return std::string(s);
+}
 
 Result<Existed> existed(Result<int32_t> r) {
     if (!r)
@@ -138,7 +142,8 @@ Result<Existed> ProxyService::remove(const Caller& c, std::string_view controlle
 Result<std::vector<int32_t>> ProxyService::get_tasks(const Caller& c, std::string_view controller,
                                                      std::string_view cgroup) const {
     CGM_TRY(admit(c));
-    return with_host([&](client::Client& h) { return h.get_tasks_scm(str(controller), str(cgroup), cred(c.requestor)); });
+    return with_host(
+        [&](client::Client& h) { return h.get_tasks_scm(str(controller), str(cgroup), cred(c.requestor)); });
 }
 
 Result<std::vector<int32_t>> ProxyService::get_tasks_recursive(const Caller& c, std::string_view controller,
@@ -155,7 +160,8 @@ Result<std::vector<std::string>> ProxyService::list_children(const Caller& c, st
         [&](client::Client& h) { return h.list_children_scm(str(controller), str(cgroup), cred(c.requestor)); });
 }
 
-Result<void> ProxyService::remove_on_empty(const Caller& c, std::string_view controller, std::string_view cgroup) const {
+Result<void> ProxyService::remove_on_empty(const Caller& c, std::string_view controller,
+                                           std::string_view cgroup) const {
     CGM_TRY(admit(c));
     return with_host(
         [&](client::Client& h) { return h.remove_on_empty_scm(str(controller), str(cgroup), cred(c.requestor)); });

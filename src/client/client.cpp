@@ -23,8 +23,7 @@ namespace {
 
 class CgmProxy final : public sdbus::ProxyInterfaces<org::linuxcontainers::cgmanager0_0_proxy> {
 public:
-    explicit CgmProxy(sdbus::IConnection& conn)
-        : ProxyInterfaces(conn, "org.linuxcontainers.cgmanager", kObjectPath) {
+    explicit CgmProxy(sdbus::IConnection& conn) : ProxyInterfaces(conn, "org.linuxcontainers.cgmanager", kObjectPath) {
         registerProxy();
     }
     ~CgmProxy() { unregisterProxy(); }
@@ -187,7 +186,9 @@ int32_t read_int32(const std::string& b) {
 
 }  // namespace
 
-Cred Cred::self() { return Cred{::getpid(), ::getuid(), ::getgid()}; }
+Cred Cred::self() {
+    return Cred{::getpid(), ::getuid(), ::getgid()};
+}
 
 std::string socket_path(const std::string& explicit_path) {
     if (!explicit_path.empty())
@@ -225,7 +226,9 @@ struct Client::Impl {
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
-const std::string& Client::socket() const { return impl_->socket; }
+const std::string& Client::socket() const {
+    return impl_->socket;
+}
 
 Result<std::unique_ptr<Client>> Client::connect(const Options& options) {
     auto impl = std::make_unique<Impl>();
@@ -433,7 +436,9 @@ Result<void> send_creds(ScmSocket& s, Clock::time_point deadline, const Cred& re
     return ok();
 }
 
-Cred victim_cred(pid_t pid) { return Cred{pid, 0, 0}; }
+Cred victim_cred(pid_t pid) {
+    return Cred{pid, 0, 0};
+}
 
 }  // namespace
 
@@ -537,8 +542,7 @@ Result<std::vector<int32_t>> Client::get_tasks_recursive_scm(const std::string& 
                       });
 }
 
-Result<std::vector<std::string>> Client::list_children_scm(const std::string& c, const std::string& cg,
-                                                           const Cred& r) {
+Result<std::vector<std::string>> Client::list_children_scm(const std::string& c, const std::string& cg, const Cred& r) {
     return impl_->scm([&](const sdbus::UnixFd& fd) { impl_->proxy->ListChildrenScm(c, cg, fd); },
                       [&](ScmSocket& s, Clock::time_point d) -> Result<std::vector<std::string>> {
                           CGM_TRY(send_creds(s, d, r, std::nullopt));

@@ -5,15 +5,14 @@
 
 namespace cgm {
 
-
 Result<void> CgroupPath::validate_component(std::string_view name) {
     if (name.empty())
         return make_error(ErrorKind::InvalidArgs, "empty path component");
     if (name == "." || name == "..")
         return make_error(ErrorKind::InvalidArgs, "path component '{}' is not allowed", name);
     if (name.size() > limits::kMaxComponentBytes)
-        return make_error(ErrorKind::LimitsExceeded, "path component of {} bytes is longer than {} bytes",
-                          name.size(), limits::kMaxComponentBytes);
+        return make_error(ErrorKind::LimitsExceeded, "path component of {} bytes is longer than {} bytes", name.size(),
+                          limits::kMaxComponentBytes);
     for (char c : name) {
         if (c == '\0')
             return make_error(ErrorKind::InvalidArgs, "path component {} contains a NUL byte", quoted(name));
@@ -42,7 +41,8 @@ Result<CgroupPath> CgroupPath::parse(std::string_view text) {
     size_t start = 0;
     for (;;) {
         size_t slash = text.find('/', start);
-        std::string_view comp = text.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+        std::string_view comp =
+            text.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
         auto r = validate_component(comp);
         if (!r)
             return std::move(r).error().with_context(fmt::format("invalid cgroup path {}", quoted(given)));
@@ -61,9 +61,11 @@ Result<CgroupPath> CgroupPath::from_kernel(std::string_view text) {
     size_t start = 1;
     while (start < text.size()) {
         size_t slash = text.find('/', start);
-        std::string_view comp = text.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+        std::string_view comp =
+            text.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
         if (comp == "..")
-            return make_error(ErrorKind::NotFound, "cgroup {} lies outside the daemon's cgroup namespace", quoted(text));
+            return make_error(ErrorKind::NotFound, "cgroup {} lies outside the daemon's cgroup namespace",
+                              quoted(text));
         if (!comp.empty())
             parts.emplace_back(comp);
         if (slash == std::string_view::npos)
@@ -83,11 +85,17 @@ std::string CgroupPath::str() const {
     return out;
 }
 
-std::string CgroupPath::absolute() const { return "/" + str(); }
+std::string CgroupPath::absolute() const {
+    return "/" + str();
+}
 
-std::string CgroupPath::at_path() const { return parts_.empty() ? std::string(".") : str(); }
+std::string CgroupPath::at_path() const {
+    return parts_.empty() ? std::string(".") : str();
+}
 
-std::string_view CgroupPath::name() const { return parts_.empty() ? std::string_view() : std::string_view(parts_.back()); }
+std::string_view CgroupPath::name() const {
+    return parts_.empty() ? std::string_view() : std::string_view(parts_.back());
+}
 
 CgroupPath CgroupPath::parent() const {
     if (parts_.empty())
@@ -119,7 +127,8 @@ bool CgroupPath::is_under(const CgroupPath& ancestor) const {
 std::optional<CgroupPath> CgroupPath::relative_to(const CgroupPath& ancestor) const {
     if (!is_under(ancestor))
         return std::nullopt;
-    return CgroupPath(std::vector<std::string>(parts_.begin() + static_cast<std::ptrdiff_t>(ancestor.parts_.size()), parts_.end()));
+    return CgroupPath(
+        std::vector<std::string>(parts_.begin() + static_cast<std::ptrdiff_t>(ancestor.parts_.size()), parts_.end()));
 }
 
 bool CgroupPath::ends_with(const CgroupPath& suffix) const {

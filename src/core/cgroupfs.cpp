@@ -14,7 +14,9 @@ namespace cgm::cgfs {
 
 namespace {
 
-Error name_error(Error e, std::string_view name) { return std::move(e).with_context(fmt::format("'{}'", name)); }
+Error name_error(Error e, std::string_view name) {
+    return std::move(e).with_context(fmt::format("'{}'", name));
+}
 
 }  // namespace
 
@@ -123,9 +125,13 @@ Result<void> rmdir_child(int dir_fd, std::string_view name) {
     return ok();
 }
 
-Result<std::vector<std::string>> child_dirs(int dir_fd) { return sys::list_dir(dir_fd, sys::EntryType::Directory); }
+Result<std::vector<std::string>> child_dirs(int dir_fd) {
+    return sys::list_dir(dir_fd, sys::EntryType::Directory);
+}
 
-Result<std::vector<std::string>> files(int dir_fd) { return sys::list_dir(dir_fd, sys::EntryType::Regular); }
+Result<std::vector<std::string>> files(int dir_fd) {
+    return sys::list_dir(dir_fd, sys::EntryType::Regular);
+}
 
 Result<std::vector<pid_t>> parse_pids(std::string_view text) {
     std::vector<pid_t> pids;

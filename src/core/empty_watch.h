@@ -5,9 +5,9 @@
 // hands them to an EmptyWatcher; the daemon's watcher removes each cgroup once it is empty.
 #pragma once
 
-#include <mutex>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>

@@ -13,7 +13,9 @@ namespace {
 constexpr std::string_view kNamePrefix = "name=";
 constexpr std::string_view kUnifiedName = "unified";
 
-bool is_named(std::string_view token) { return token.substr(0, kNamePrefix.size()) == kNamePrefix; }
+bool is_named(std::string_view token) {
+    return token.substr(0, kNamePrefix.size()) == kNamePrefix;
+}
 
 std::string join(const std::vector<std::string>& v, char sep) {
     std::string out;
@@ -123,7 +125,8 @@ Result<HierarchyPlan> plan_hierarchies(const HierarchyPlanInput& in) {
                 if (tok.size() == kNamePrefix.size())
                     return make_error(ErrorKind::InvalidArgs, "--mount: '{}' has an empty name", tok);
             } else if (!kernel.count(tok)) {
-                return make_error(ErrorKind::InvalidArgs, "--mount: '{}' is neither a kernel controller nor name=X", tok);
+                return make_error(ErrorKind::InvalidArgs, "--mount: '{}' is neither a kernel controller nor name=X",
+                                  tok);
             }
             if (covered(tok))
                 continue;
@@ -293,8 +296,8 @@ Result<const Hierarchy*> HierarchyTable::resolve_one(std::string_view arg) const
         return make_error(ErrorKind::InvalidArgs, "this method acts on one hierarchy; 'all' is not accepted");
     auto hs = CGM_TRY(resolve(arg));
     if (hs.size() != 1)
-        return make_error(ErrorKind::InvalidArgs, "controllers {} are not co-mounted; this method acts on one hierarchy",
-                          quoted(arg));
+        return make_error(ErrorKind::InvalidArgs,
+                          "controllers {} are not co-mounted; this method acts on one hierarchy", quoted(arg));
     return hs.front();
 }
 

@@ -38,16 +38,16 @@ struct HierarchySpec {
     /// v1: controller tokens in mount-option order ("cpu", "cpuacct", "name=systemd").
     /// v2: left empty by planning; filled from the mounted root's cgroup.controllers.
     std::vector<std::string> controllers;
-    bool premounted = false;   ///< the host already has it mounted
-    std::string mount_data;    ///< v1 mount(2) data: "cpu,cpuacct", "none,name=systemd"
-    std::string dir_name;      ///< directory under <rundir>/fs: "memory", "systemd", "unified"
+    bool premounted = false;  ///< the host already has it mounted
+    std::string mount_data;   ///< v1 mount(2) data: "cpu,cpuacct", "none,name=systemd"
+    std::string dir_name;     ///< directory under <rundir>/fs: "memory", "systemd", "unified"
 };
 
 struct HierarchyPlanInput {
-    std::vector<MountInfo> mounts;            ///< /proc/self/mountinfo
-    std::vector<SubsysInfo> subsystems;       ///< /proc/cgroups
-    std::vector<std::string> extra_mounts;    ///< -m: "name=X" or a kernel controller
-    std::vector<std::string> skip;            ///< -M: controller tokens ("memory", "name=systemd", "unified")
+    std::vector<MountInfo> mounts;          ///< /proc/self/mountinfo
+    std::vector<SubsysInfo> subsystems;     ///< /proc/cgroups
+    std::vector<std::string> extra_mounts;  ///< -m: "name=X" or a kernel controller
+    std::vector<std::string> skip;          ///< -M: controller tokens ("memory", "name=systemd", "unified")
 };
 
 struct HierarchyPlan {
@@ -70,8 +70,8 @@ struct Hierarchy {
     std::string dir_name;                  ///< directory under <rundir>/fs
     std::string mount_point;               ///< <rundir>/fs/<dir_name>, empty when not mounted
     bool premounted = false;
-    bool agent_installed = false;          ///< our release agent runs for this v1 hierarchy
-    UniqueFd root;                         ///< O_PATH fd of the hierarchy root (our cgroupns root)
+    bool agent_installed = false;  ///< our release agent runs for this v1 hierarchy
+    UniqueFd root;                 ///< O_PATH fd of the hierarchy root (our cgroupns root)
     const CgroupBackend* backend = nullptr;
 
     bool is_unified() const { return kind == HierarchyKind::Unified; }

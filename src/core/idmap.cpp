@@ -49,7 +49,9 @@ Result<IdMap> IdMap::parse(std::string_view text) {
     return IdMap(std::move(ranges));
 }
 
-IdMap IdMap::identity() { return IdMap({IdRange{0, 0, 0xffffffffU}}); }
+IdMap IdMap::identity() {
+    return IdMap({IdRange{0, 0, 0xffffffffU}});
+}
 
 std::optional<uint32_t> IdMap::to_ns(uint32_t host_id) const {
     for (const auto& r : ranges_)

@@ -69,7 +69,8 @@ Result<PrivateMountNamespace> PrivateMountNamespace::enter() {
         return errno_error(errno, "unshare(CLONE_NEWNS)");
     auto after = CGM_TRY(mount_ns_id());
     if (before == after)
-        return make_error(ErrorKind::Failed, "unshare(CLONE_NEWNS) returned success but the mount namespace did not change");
+        return make_error(ErrorKind::Failed,
+                          "unshare(CLONE_NEWNS) returned success but the mount namespace did not change");
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
         return errno_error(errno, "make / recursively private");
     return PrivateMountNamespace();
@@ -174,6 +175,5 @@ Result<HierarchyTable> mount_new_hierarchies(const PrivateMountNamespace&, const
     }
     return HierarchyTable(std::move(list));
 }
-
 
 }  // namespace cgm

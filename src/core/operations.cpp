@@ -30,7 +30,9 @@ CgroupPath cut_proxy_suffix(const CgroupPath& p) {
     return p;
 }
 
-Error in_hierarchy(const Hierarchy& h, Error e) { return std::move(e).with_context(h.display); }
+Error in_hierarchy(const Hierarchy& h, Error e) {
+    return std::move(e).with_context(h.display);
+}
 
 template <typename T>
 Result<T> in_hierarchy(const Hierarchy& h, Result<T> r) {
@@ -100,7 +102,8 @@ Result<UniqueFd> open_key(int dir_fd, std::string_view key, int flags, const std
     case ENOENT: return make_error(ErrorKind::NotFound, "{} does not exist", what);
     case EISDIR: return make_error(ErrorKind::InvalidArgs, "{} is a directory", what);
     case EACCES:
-        return make_error(ErrorKind::AccessDenied, "{} cannot be {}", what, (flags & O_ACCMODE) == O_RDONLY ? "read" : "written");
+        return make_error(ErrorKind::AccessDenied, "{} cannot be {}", what,
+                          (flags & O_ACCMODE) == O_RDONLY ? "read" : "written");
     default: return std::move(fd).error().with_context(what);
     }
 }
@@ -108,9 +111,8 @@ Result<UniqueFd> open_key(int dir_fd, std::string_view key, int flags, const std
 // Visit a cgroup and every descendant (hidden leaves excluded), parents first. Children that
 // cannot be opened are skipped when `skip_unopenable`, else they are an error. At most
 // limits::kMaxWalkCgroups cgroups and limits::kMaxWalkDepth levels are visited.
-Result<void> visit_tree(const CgroupBackend& be, int dir_fd, const CgroupPath& at, size_t& budget,
-                        bool skip_unopenable, const std::function<Result<void>(int, const CgroupPath&)>& visit,
-                        size_t depth = 0) {
+Result<void> visit_tree(const CgroupBackend& be, int dir_fd, const CgroupPath& at, size_t& budget, bool skip_unopenable,
+                        const std::function<Result<void>(int, const CgroupPath&)>& visit, size_t depth = 0) {
     if (budget == 0)
         return make_error(ErrorKind::LimitsExceeded, "more than {} cgroups below the target", limits::kMaxWalkCgroups);
     if (depth > limits::kMaxWalkDepth)
@@ -331,8 +333,9 @@ Result<std::string> Operations::get_pid_cgroup(const Caller& c, std::string_view
     auto vcg = CGM_TRY(in_hierarchy(*h, call.cgroup_of(v, *h)));
     auto rel = vcg.relative_to(base);
     if (!rel)
-        return in_hierarchy(*h, make_error(ErrorKind::AccessDenied, "process {} is not in or below the requestor's cgroup {}",
-                                           v, base.absolute()));
+        return in_hierarchy(
+            *h, make_error(ErrorKind::AccessDenied, "process {} is not in or below the requestor's cgroup {}", v,
+                           base.absolute()));
     return rel->empty() ? std::string("/") : rel->str();
 }
 
@@ -347,8 +350,8 @@ Result<std::string> Operations::get_pid_cgroup_abs(const Caller& c, std::string_
     auto vcg = CGM_TRY(in_hierarchy(*h, call.cgroup_of(v, *h)));
     auto rel = vcg.relative_to(base);
     if (!rel)
-        return in_hierarchy(*h, make_error(ErrorKind::AccessDenied, "process {} is not in or below the proxy's cgroup {}", v,
-                                           base.absolute()));
+        return in_hierarchy(*h, make_error(ErrorKind::AccessDenied,
+                                           "process {} is not in or below the proxy's cgroup {}", v, base.absolute()));
     return rel->absolute();
 }
 
@@ -370,9 +373,9 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
         auto base = CGM_TRY(in_hierarchy(*h, call.requestor_cgroup(*h)));
         size_t depth = base.depth() + arg.path.depth();
         if (depth > static_cast<size_t>(config_.max_depth))
-            return in_hierarchy(*h, make_error(ErrorKind::LimitsExceeded,
-                                               "cgroup {} would be {} levels deep; the limit is {}",
-                                               base.join(arg.path).absolute(), depth, config_.max_depth));
+            return in_hierarchy(
+                *h, make_error(ErrorKind::LimitsExceeded, "cgroup {} would be {} levels deep; the limit is {}",
+                               base.join(arg.path).absolute(), depth, config_.max_depth));
         planned.push_back({h, std::move(base)});
     }
 
@@ -460,8 +463,7 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
 Result<void> Operations::chown(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t uid,
                                int32_t gid) const {
     Call call(*this, c);
-    CGM_TRY(call.require_same_ns("user",
-                                 "Chown called from a different user namespace; use ChownScm through a proxy"));
+    CGM_TRY(call.require_same_ns("user", "Chown called from a different user namespace; use ChownScm through a proxy"));
     auto hs = CGM_TRY(table_.resolve(controller));
     auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
     uid_t new_uid = CGM_TRY(id_arg(uid, "uid"));
@@ -553,8 +555,9 @@ Result<void> Operations::move_pid_abs(const Caller& c, std::string_view controll
 Result<void> Operations::move_pid_impl(const Caller& c, std::string_view controller, std::string_view cgroup,
                                        int32_t pid, bool abs) const {
     Call call(*this, c);
-    CGM_TRY(call.require_same_ns("pid", abs ? "MovePidAbs from a different pid namespace requires a proxy (use MovePidAbsScm)"
-                                            : "MovePid from a different pid namespace requires a proxy (use MovePidScm)"));
+    CGM_TRY(call.require_same_ns("pid",
+                                 abs ? "MovePidAbs from a different pid namespace requires a proxy (use MovePidAbsScm)"
+                                     : "MovePid from a different pid namespace requires a proxy (use MovePidScm)"));
     auto hs = CGM_TRY(table_.resolve(controller));
     auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
     if (!abs && arg.leading_slash)
@@ -591,7 +594,8 @@ Result<void> Operations::move_pid_impl(const Caller& c, std::string_view control
                 base = CGM_TRY(call.proxy_cgroup(h));
             auto vcg = CGM_TRY(call.cgroup_of(v, h));
             if (!vcg.is_under(base))
-                return make_error(ErrorKind::AccessDenied, "process {} is not in or below cgroup {}", v, base.absolute());
+                return make_error(ErrorKind::AccessDenied, "process {} is not in or below cgroup {}", v,
+                                  base.absolute());
             auto path = base.join(arg.path);
             auto fd = CGM_TRY(cgfs::open_cgroup(h.root.get(), path));
             CGM_TRY(require_access(r, fd.get(), Access::Read, "cgroup " + path.absolute()));
@@ -630,8 +634,8 @@ Result<void> Operations::move_pid_impl(const Caller& c, std::string_view control
     }
     if (failure) {
         if (failed.size() < planned.size())
-            failure->message += fmt::format(" (moved in {} of {} hierarchies)", planned.size() - failed.size(),
-                                            planned.size());
+            failure->message +=
+                fmt::format(" (moved in {} of {} hierarchies)", planned.size() - failed.size(), planned.size());
         return std::move(*failure);
     }
     return ok();
@@ -697,7 +701,8 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
     auto arg = CGM_TRY(parse_cgroup_arg(cgroup));  // a leading '/' means nothing here (reference §3.3)
     if (arg.path.empty())
         return make_error(ErrorKind::InvalidArgs,
-                          "Remove needs a cgroup below the caller's own; {} names the caller's own cgroup", quoted(cgroup));
+                          "Remove needs a cgroup below the caller's own; {} names the caller's own cgroup",
+                          quoted(cgroup));
     const Identity& r = *CGM_TRY(call.identity());
 
     struct Planned {
@@ -706,39 +711,42 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
         CgroupPath path;
     };
     std::optional<Error> denied;
-    auto planned = CGM_TRY(plan_each<Planned>(hs, [&](const Hierarchy& h) -> Result<Planned> {
-        auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
-        auto parent = cgfs::open_cgroup(h.root.get(), path.parent());
-        if (!parent && parent.error().kind == ErrorKind::NotFound)
-            return Planned{&h, UniqueFd(), path};
-        auto pfd = CGM_TRY(std::move(parent));
-        auto target = open_child_dir(pfd.get(), std::string(path.name()), path);
-        if (!target) {
-            if (target.error().sys_errno == ENOENT || target.error().sys_errno == ENOTDIR)
+    auto planned = CGM_TRY(plan_each<Planned>(
+        hs,
+        [&](const Hierarchy& h) -> Result<Planned> {
+            auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
+            auto parent = cgfs::open_cgroup(h.root.get(), path.parent());
+            if (!parent && parent.error().kind == ErrorKind::NotFound)
                 return Planned{&h, UniqueFd(), path};
-            return std::move(target).error().with_context(path.absolute());
-        }
-        CGM_TRY(require_access(r, pfd.get(), Access::Write, "cgroup " + path.parent().absolute()));
-        // Refuse now, with nothing removed, what the kernel would refuse halfway.
-        size_t budget = limits::kMaxWalkCgroups;
-        CGM_TRY(visit_tree(*h.backend, target->get(), path, budget, false,
-                           [&](int fd, const CgroupPath& at) -> Result<void> {
-                               if (!CGM_TRY(h.backend->read_tasks(fd)).empty())
-                                   return make_error(ErrorKind::Failed, "cgroup {} still has tasks", at.absolute());
-                               if (!recursive && at == path) {
-                                   for (const auto& child : CGM_TRY(cgfs::child_dirs(fd)))
-                                       if (!h.backend->is_hidden_child(child))
-                                           return make_error(ErrorKind::Failed,
-                                                             "cgroup {} has child cgroups; use a recursive remove",
-                                                             at.absolute());
-                               }
-                               return ok();
-                           }));
-        return Planned{&h, std::move(pfd), path};
-    }, &denied));
+            auto pfd = CGM_TRY(std::move(parent));
+            auto target = open_child_dir(pfd.get(), std::string(path.name()), path);
+            if (!target) {
+                if (target.error().sys_errno == ENOENT || target.error().sys_errno == ENOTDIR)
+                    return Planned{&h, UniqueFd(), path};
+                return std::move(target).error().with_context(path.absolute());
+            }
+            CGM_TRY(require_access(r, pfd.get(), Access::Write, "cgroup " + path.parent().absolute()));
+            // Refuse now, with nothing removed, what the kernel would refuse halfway.
+            size_t budget = limits::kMaxWalkCgroups;
+            CGM_TRY(visit_tree(
+                *h.backend, target->get(), path, budget, false, [&](int fd, const CgroupPath& at) -> Result<void> {
+                    if (!CGM_TRY(h.backend->read_tasks(fd)).empty())
+                        return make_error(ErrorKind::Failed, "cgroup {} still has tasks", at.absolute());
+                    if (!recursive && at == path) {
+                        for (const auto& child : CGM_TRY(cgfs::child_dirs(fd)))
+                            if (!h.backend->is_hidden_child(child))
+                                return make_error(ErrorKind::Failed,
+                                                  "cgroup {} has child cgroups; use a recursive remove", at.absolute());
+                    }
+                    return ok();
+                }));
+            return Planned{&h, std::move(pfd), path};
+        },
+        &denied));
     // Where the cgroup exists in no hierarchy but one refused the caller, it may well exist there:
     // answering "did not exist" would be wrong.
-    bool exists_somewhere = std::any_of(planned.begin(), planned.end(), [](const Planned& p) { return p.parent.valid(); });
+    bool exists_somewhere =
+        std::any_of(planned.begin(), planned.end(), [](const Planned& p) { return p.parent.valid(); });
     if (!exists_somewhere && denied)
         return std::move(*denied);
 
@@ -746,8 +754,8 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
     for (auto& p : planned) {
         if (!p.parent)
             continue;
-        CGM_TRY(in_hierarchy(*p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path,
-                                               OnFailure{})));
+        CGM_TRY(in_hierarchy(
+            *p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path, OnFailure{})));
         existed = true;
     }
     return existed ? Existed::Yes : Existed::No;
@@ -784,12 +792,13 @@ Result<std::vector<int32_t>> Operations::get_tasks_recursive(const Caller& c, st
             auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
             CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
             size_t budget = limits::kMaxWalkCgroups;
-            return visit_tree(*h->backend, dir.get(), target, budget, true, [&](int fd, const CgroupPath&) -> Result<void> {
-                auto pids = h->backend->read_tasks(fd);
-                if (pids)
-                    all.insert(all.end(), pids->begin(), pids->end());
-                return ok();
-            });
+            return visit_tree(*h->backend, dir.get(), target, budget, true,
+                              [&](int fd, const CgroupPath&) -> Result<void> {
+                                  auto pids = h->backend->read_tasks(fd);
+                                  if (pids)
+                                      all.insert(all.end(), pids->begin(), pids->end());
+                                  return ok();
+                              });
         };
         auto res = collect();
         if (!res) {
@@ -907,7 +916,9 @@ Result<void> Operations::prune(const Caller& c, std::string_view controller, std
     return ok();
 }
 
-Result<std::vector<std::string>> Operations::list_controllers() const { return table_.controller_names(); }
+Result<std::vector<std::string>> Operations::list_controllers() const {
+    return table_.controller_names();
+}
 
 Result<std::vector<KeyInfo>> Operations::list_keys(const Caller& c, std::string_view controller,
                                                    std::string_view cgroup) const {

@@ -66,7 +66,8 @@ public:
     Result<void> chmod(const Caller& c, std::string_view controller, std::string_view cgroup, std::string_view file,
                        int32_t mode) const override;
     /// Move a process into a cgroup relative to the requestor's cgroup; a leading '/' is refused.
-    Result<void> move_pid(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t pid) const override;
+    Result<void> move_pid(const Caller& c, std::string_view controller, std::string_view cgroup,
+                          int32_t pid) const override;
     /// Move a process into a cgroup relative to the hierarchy root (plain) or the proxy's cgroup (Scm).
     Result<void> move_pid_abs(const Caller& c, std::string_view controller, std::string_view cgroup,
                               int32_t pid) const override;

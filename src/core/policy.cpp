@@ -8,7 +8,9 @@
 
 namespace cgm {
 
-bool is_host_root(const Identity& r) { return r.cred.uid == 0; }
+bool is_host_root(const Identity& r) {
+    return r.cred.uid == 0;
+}
 
 bool is_root_in_userns(const Identity& r) {
     if (is_host_root(r))
@@ -71,9 +73,9 @@ Result<void> check_key(std::string_view key, KeyUse use, bool host_root) {
     for (auto p : kProtectedKeys)
         if (key == p)
             return make_error(ErrorKind::AccessDenied, "key {} cannot be written with SetValue{}", quoted(key),
-                              key == "tasks" || key == "cgroup.procs" || key == "cgroup.threads"
-                                  ? " (use MovePid)"
-                                  : key == "notify_on_release" ? " (use RemoveOnEmpty)" : "");
+                              key == "tasks" || key == "cgroup.procs" || key == "cgroup.threads" ? " (use MovePid)"
+                              : key == "notify_on_release" ? " (use RemoveOnEmpty)"
+                                                           : "");
     if (!host_root)
         for (auto p : kHostRootOnlyKeys)
             if (key == p)

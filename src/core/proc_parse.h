@@ -28,8 +28,8 @@ Result<std::vector<ProcCgroupLine>> parse_proc_cgroup(std::string_view text);
 struct ProcStatus {
     uid_t uid[4] = {0, 0, 0, 0};
     gid_t gid[4] = {0, 0, 0, 0};
-    char state = '?';       ///< first letter of the State: line ('R', 'S', 'Z', ...)
-    bool kthread = false;   ///< "Kthread: 1" (kernels that print it)
+    char state = '?';      ///< first letter of the State: line ('R', 'S', 'Z', ...)
+    bool kthread = false;  ///< "Kthread: 1" (kernels that print it)
     uid_t real_uid() const { return uid[0]; }
     gid_t real_gid() const { return gid[0]; }
 };
@@ -39,12 +39,12 @@ Result<ProcStatus> parse_proc_status(std::string_view text);
 struct MountInfo {
     int mount_id = 0;
     int parent_id = 0;
-    std::string root;            ///< root of the mount within its filesystem
+    std::string root;  ///< root of the mount within its filesystem
     std::string mount_point;
-    std::string mount_options;   ///< per-mount options ("rw,relatime")
+    std::string mount_options;  ///< per-mount options ("rw,relatime")
     std::string fstype;
     std::string source;
-    std::string super_options;   ///< per-superblock options ("rw,cpu,cpuacct")
+    std::string super_options;  ///< per-superblock options ("rw,cpu,cpuacct")
 };
 Result<std::vector<MountInfo>> parse_mountinfo(std::string_view text);
 

@@ -22,33 +22,26 @@ ErrorKind kind_for_errno(int err) {
     switch (err) {
     case EACCES:
     case EPERM:
-    case EROFS:
-        return ErrorKind::AccessDenied;
+    case EROFS: return ErrorKind::AccessDenied;
     case ENOENT:
     case ESRCH:
-    case ENOTDIR:
-        return ErrorKind::NotFound;
+    case ENOTDIR: return ErrorKind::NotFound;
     case EINVAL:
     case ENAMETOOLONG:
     case ELOOP:
-    case EXDEV:
-        return ErrorKind::InvalidArgs;
+    case EXDEV: return ErrorKind::InvalidArgs;
     case EMFILE:
     case ENFILE:
     case ENOSPC:
     case EFBIG:
     case E2BIG:
     case EDQUOT:
-    case EAGAIN:
-        return ErrorKind::LimitsExceeded;
+    case EAGAIN: return ErrorKind::LimitsExceeded;
     case ENOSYS:
     case EOPNOTSUPP:
-    case ENODEV:
-        return ErrorKind::NotSupported;
-    case ETIMEDOUT:
-        return ErrorKind::Timeout;
-    default:
-        return ErrorKind::Failed;
+    case ENODEV: return ErrorKind::NotSupported;
+    case ETIMEDOUT: return ErrorKind::Timeout;
+    default: return ErrorKind::Failed;
     }
 }
 

@@ -83,9 +83,13 @@ Result<UniqueFd> open_fallback(int rootfd, const std::string& rel, int flags) {
 
 }  // namespace
 
-void set_openat2_disabled(bool disabled) { g_openat2_state.store(disabled ? 1 : 0, std::memory_order_relaxed); }
+void set_openat2_disabled(bool disabled) {
+    g_openat2_state.store(disabled ? 1 : 0, std::memory_order_relaxed);
+}
 
-bool openat2_disabled() { return !openat2_usable(); }
+bool openat2_disabled() {
+    return !openat2_usable();
+}
 
 Result<UniqueFd> open_beneath(int rootfd, const std::string& rel, int flags) {
     if (!rel.empty() && rel.front() == '/')

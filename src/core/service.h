@@ -19,7 +19,9 @@ namespace cgm {
 
 /// Create's and Remove's "existed" answer; on the wire 1 and -1.
 enum class Existed { Yes, No };
-inline int32_t wire_value(Existed e) { return e == Existed::Yes ? 1 : -1; }
+inline int32_t wire_value(Existed e) {
+    return e == Existed::Yes ? 1 : -1;
+}
 
 /// One ListKeys entry: a file of the cgroup with owner ids as the requestor's user namespace
 /// sees them (0xffffffff when unmapped) and the full st_mode.

@@ -125,7 +125,8 @@ Result<std::vector<std::string>> list_dir(int dirfd, EntryType type) {
         std::string_view name = e->d_name;
         if (name == "." || name == "..")
             continue;
-        if ((type == EntryType::Directory && e->d_type != DT_DIR) || (type == EntryType::Regular && e->d_type != DT_REG))
+        if ((type == EntryType::Directory && e->d_type != DT_DIR) ||
+            (type == EntryType::Regular && e->d_type != DT_REG))
             continue;
         names.emplace_back(name);
     }

@@ -49,8 +49,8 @@ void install_release_agents(const std::vector<std::shared_ptr<Hierarchy>>& hiera
         const std::string link = dir + "/cgm-release-agent." + h->dir_name;
         std::string existing = trimmed(*current);
         if (!existing.empty() && existing != link) {
-            warnings.push_back(fmt::format("{} already has the release agent {}; leaving it, using the sweep",
-                                           h->display, existing));
+            warnings.push_back(
+                fmt::format("{} already has the release agent {}; leaving it, using the sweep", h->display, existing));
             continue;
         }
         if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
@@ -64,8 +64,8 @@ void install_release_agents(const std::vector<std::shared_ptr<Hierarchy>>& hiera
         }
         auto w = cgfs::write_file(h->root.get(), "release_agent", link + "\n");
         if (!w) {
-            warnings.push_back(fmt::format("cannot set the release agent of {}: {}; using the sweep", h->display,
-                                           w.error().message));
+            warnings.push_back(
+                fmt::format("cannot set the release agent of {}: {}; using the sweep", h->display, w.error().message));
             continue;
         }
         h->agent_installed = true;

@@ -19,9 +19,9 @@
 namespace cgm {
 
 struct AgentOptions {
-    std::string agent_binary;                        ///< the cgm-release-agent executable
-    std::string rundir;                              ///< links go to <rundir>/agents
-    std::vector<std::string> allow_premounted;       ///< controllers, or "all"
+    std::string agent_binary;                   ///< the cgm-release-agent executable
+    std::string rundir;                         ///< links go to <rundir>/agents
+    std::vector<std::string> allow_premounted;  ///< controllers, or "all"
     bool set_on_premounted = false;
 };
 

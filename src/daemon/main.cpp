@@ -19,8 +19,8 @@
 #include <cstring>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "bus/runtime.h"
 #include "bus/server.h"
@@ -246,7 +246,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string(CGM_VERSION));
     app.add_option("-m,--mount", opt.mount, "Extra hierarchies to mount: name=X, a kernel controller, or unified")
         ->delimiter(',');
-    app.add_option("-M,--skip", opt.skip, "Hierarchies not to manage, by any controller (memory, name=systemd, unified)")
+    app.add_option("-M,--skip", opt.skip,
+                   "Hierarchies not to manage, by any controller (memory, name=systemd, unified)")
         ->delimiter(',');
     app.add_option("--max-depth", opt.max_depth, "Deepest cgroup (levels below the root) Create makes")
         ->check(CLI::Range(1, 1000))

@@ -23,7 +23,9 @@ namespace cgm {
 Reaper::Reaper(std::string state_file, std::chrono::milliseconds sweep_interval)
     : state_file_(std::move(state_file)), interval_(sweep_interval) {}
 
-Reaper::~Reaper() { stop(); }
+Reaper::~Reaper() {
+    stop();
+}
 
 void Reaper::set_table(std::shared_ptr<const HierarchyTable> table) {
     std::lock_guard lock(mu_);
@@ -235,7 +237,8 @@ void Reaper::save() {
 void Reaper::run() {
     auto next_sweep = std::chrono::steady_clock::now() + interval_;
     while (!stopping_) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_sweep - std::chrono::steady_clock::now());
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(next_sweep - std::chrono::steady_clock::now());
         struct pollfd fds[2] = {{wakeup_.get(), POLLIN, 0}, {inotify_.get(), POLLIN, 0}};
         int n = ::poll(fds, 2, static_cast<int>(std::max<int64_t>(0, left.count())));
         if (stopping_)

@@ -68,7 +68,7 @@ struct CallResult {
     std::string json;        ///< the reply's values as a JSON list, e.g. [-1] or [["a","b"]]
     std::string error_name;  ///< full D-Bus error name ("?" when the client does not show it)
     std::string message;
-    std::string raw;         ///< everything the client printed, for failure messages
+    std::string raw;  ///< everything the client printed, for failure messages
 };
 
 /// Call `method` (or "Get:api_version") with signature `sig` and JSON `args` through `client`

@@ -48,8 +48,9 @@ Spawned spawn_as(const As& as, const std::function<void(int go_read, int ready_w
     if (::pipe2(ready, O_CLOEXEC) < 0 || ::pipe2(go, O_CLOEXEC) < 0)
         fatal(std::string("pipe: ") + std::strerror(errno));
     ::fflush(nullptr);
-    pid_t pid = as.pidns ? static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, nullptr, nullptr, nullptr, nullptr))
-                         : ::fork();
+    pid_t pid =
+        as.pidns ? static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, nullptr, nullptr, nullptr, nullptr))
+                 : ::fork();
     if (pid < 0)
         fatal(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {

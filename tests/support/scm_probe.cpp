@@ -52,8 +52,12 @@ int report(const cgm::Result<void>& r) {
     return 0;
 }
 
-void print_string(const std::string& s) { std::printf("%s\n", s.c_str()); }
-void print_int(const int32_t& v) { std::printf("%d\n", v); }
+void print_string(const std::string& s) {
+    std::printf("%s\n", s.c_str());
+}
+void print_int(const int32_t& v) {
+    std::printf("%d\n", v);
+}
 void print_ints(const std::vector<int32_t>& v) {
     for (int32_t x : v)
         std::printf("%d\n", x);
@@ -96,7 +100,8 @@ int call(cgm::client::Client& c, const std::vector<std::string>& words) {
     if (method == "Chown")
         return report(c.chown_scm(a[0], a[1], requestor, owner));
     if (method == "Chmod")
-        return report(c.chmod_scm(a[0], a[1], a[2], static_cast<int32_t>(std::strtol(a[3].c_str(), nullptr, 8)), requestor));
+        return report(
+            c.chmod_scm(a[0], a[1], a[2], static_cast<int32_t>(std::strtol(a[3].c_str(), nullptr, 8)), requestor));
     if (method == "MovePid")
         return report(c.move_pid_scm(a[0], a[1], requestor, victim));
     if (method == "MovePidAbs")
@@ -125,7 +130,8 @@ int call(cgm::client::Client& c, const std::vector<std::string>& words) {
 
 int main(int argc, char** argv) {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: scm_probe SOCKET METHOD [ARG...] [--requestor P:U:G] [--victim PID] [--owner U:G]\n");
+        std::fprintf(stderr,
+                     "usage: scm_probe SOCKET METHOD [ARG...] [--requestor P:U:G] [--victim PID] [--owner U:G]\n");
         return 2;
     }
     auto client = cgm::client::Client::connect({argv[1], std::chrono::seconds(10)});

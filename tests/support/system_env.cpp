@@ -38,7 +38,6 @@ std::string& skip_reason_storage() {
     std::abort();
 }
 
-
 }  // namespace
 
 bool in_private_cgroup_namespace() {
@@ -69,8 +68,12 @@ void remove_cgroups_below(const std::string& dir) {
     }
 }
 
-void set_skip_reason(std::string reason) { skip_reason_storage() = std::move(reason); }
-const std::string& skip_reason() { return skip_reason_storage(); }
+void set_skip_reason(std::string reason) {
+    skip_reason_storage() = std::move(reason);
+}
+const std::string& skip_reason() {
+    return skip_reason_storage();
+}
 
 SystemEnv& SystemEnv::get() {
     static SystemEnv env;
@@ -121,7 +124,9 @@ void SystemEnv::remove_all_cgroups() const {
         remove_cgroups_below(h->mount_point);
 }
 
-Caller self_caller() { return Caller::plain(Ucred{::getpid(), ::getuid(), ::getgid()}); }
+Caller self_caller() {
+    return Caller::plain(Ucred{::getpid(), ::getuid(), ::getgid()});
+}
 
 bool exists(const std::string& path) {
     struct stat st {};

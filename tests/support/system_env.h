@@ -33,10 +33,10 @@ bool in_private_cgroup_namespace();
 void set_skip_reason(std::string reason);
 const std::string& skip_reason();
 
-#define CGM_SKIP_UNLESS_SANDBOXED()                              \
-    do {                                                         \
-        if (!::cgm::test::skip_reason().empty())                 \
-            GTEST_SKIP() << ::cgm::test::skip_reason();          \
+#define CGM_SKIP_UNLESS_SANDBOXED()                     \
+    do {                                                \
+        if (!::cgm::test::skip_reason().empty())        \
+            GTEST_SKIP() << ::cgm::test::skip_reason(); \
     } while (0)
 
 /// The daemon's view, set up once per process: private mount namespace, hierarchies mounted
@@ -88,20 +88,20 @@ std::string cgroup_of(pid_t pid, const Hierarchy& h);
 void move_to(pid_t pid, const Hierarchy& h, std::string_view cgroup);
 
 /// Assert that a Result failed with a given kind and a message containing `needle`.
-#define EXPECT_ERROR(expr, error_kind, needle)                                                        \
-    do {                                                                                              \
-        auto cgm_r_ = (expr);                                                                         \
-        ASSERT_FALSE(cgm_r_.ok()) << #expr << " succeeded";                                           \
-        EXPECT_EQ(::cgm::error_kind_name(cgm_r_.error().kind), ::cgm::error_kind_name(error_kind))    \
-            << cgm_r_.error().message;                                                                \
-        EXPECT_NE(cgm_r_.error().message.find(needle), std::string::npos)                             \
-            << "message '" << cgm_r_.error().message << "' does not mention '" << (needle) << "'";    \
+#define EXPECT_ERROR(expr, error_kind, needle)                                                     \
+    do {                                                                                           \
+        auto cgm_r_ = (expr);                                                                      \
+        ASSERT_FALSE(cgm_r_.ok()) << #expr << " succeeded";                                        \
+        EXPECT_EQ(::cgm::error_kind_name(cgm_r_.error().kind), ::cgm::error_kind_name(error_kind)) \
+            << cgm_r_.error().message;                                                             \
+        EXPECT_NE(cgm_r_.error().message.find(needle), std::string::npos)                          \
+            << "message '" << cgm_r_.error().message << "' does not mention '" << (needle) << "'"; \
     } while (0)
 
-#define ASSERT_OK(expr)                                                                  \
-    do {                                                                                 \
-        auto cgm_r_ = (expr);                                                            \
-        ASSERT_TRUE(cgm_r_.ok()) << #expr << ": " << cgm_r_.error().message;             \
+#define ASSERT_OK(expr)                                                      \
+    do {                                                                     \
+        auto cgm_r_ = (expr);                                                \
+        ASSERT_TRUE(cgm_r_.ok()) << #expr << ": " << cgm_r_.error().message; \
     } while (0)
 
 }  // namespace cgm::test

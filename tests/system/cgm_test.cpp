@@ -84,7 +84,8 @@ TEST_F(CgmTest, RemoveNonRecursiveOfAParentFails) {
 
 TEST_F(CgmTest, FailuresPrintTheDaemonsReason) {
     start();
-    fails({"getvalue", "memory", "", "../x"}, "call to cgmanager_get_value_sync failed: key '../x' must be a single file name");
+    fails({"getvalue", "memory", "", "../x"},
+          "call to cgmanager_get_value_sync failed: key '../x' must be a single file name");
     fails({"listchildren", "memory", "nope"}, "cgroup /nope does not exist");
     fails({"create", "bogus", "x"}, "unknown controller 'bogus'");
     fails({"create", "memory", "x"}, "may not read and write cgroup /", As::user(1000));
@@ -162,47 +163,47 @@ TEST_F(CgmTest, OriginalScenarios) {
     As user = As::user(1000);
     auto& sleeper = keep(Child::spawn());
     std::string spid = std::to_string(sleeper.pid());
-    EXPECT_EQ(cgm({"getvalue", "memory", "", "memory.usage_in_bytes"}).status, 0);                              // 01
-    out({"getpidcgroup", "memory", spid}, "/\n");                                                               // 02
-    out({"create", "memory", "xxx/b"}, "");                                                                       // 03
-    EXPECT_EQ(cgm({"getvalue", "memory", "xxx/b", "memory.usage_in_bytes"}).status, 0);                          // 04
-    fails({"getvalue", "memory", "../xxx0123/b", "memory.usage_in_bytes"}, "'..'");                              // 05
-    out({"movepid", "memory", "xxx/b", spid}, "");                                                                // 06
+    EXPECT_EQ(cgm({"getvalue", "memory", "", "memory.usage_in_bytes"}).status, 0);       // 01
+    out({"getpidcgroup", "memory", spid}, "/\n");                                        // 02
+    out({"create", "memory", "xxx/b"}, "");                                              // 03
+    EXPECT_EQ(cgm({"getvalue", "memory", "xxx/b", "memory.usage_in_bytes"}).status, 0);  // 04
+    fails({"getvalue", "memory", "../xxx0123/b", "memory.usage_in_bytes"}, "'..'");      // 05
+    out({"movepid", "memory", "xxx/b", spid}, "");                                       // 06
     EXPECT_EQ(proc_cgroup(sleeper.pid(), "memory"), "/xxx/b");
     out({"getpidcgroup", "memory", spid}, "xxx/b\n");
     out({"movepid", "memory", "xxx", spid}, "");
-    fails({"movepid", "memory", "xxx/b", spid}, "may not move process", user);                                   // 07
+    fails({"movepid", "memory", "xxx/b", spid}, "may not move process", user);  // 07
     EXPECT_EQ(proc_cgroup(sleeper.pid(), "memory"), "/xxx");
     auto& mover = keep(Child::spawn());
-    out({"movepid", "memory", "xxx/b", std::to_string(mover.pid())}, "");                                         // 08
-    out({"create", "memory", "zzz"}, "");                                                                         // 09
+    out({"movepid", "memory", "xxx/b", std::to_string(mover.pid())}, "");  // 08
+    out({"create", "memory", "zzz"}, "");                                  // 09
     out({"chown", "memory", "zzz", "1000", "1000"}, "");
     EXPECT_EQ(stat_of(fs("memory", "zzz")).st_uid, 1000u);
     EXPECT_EQ(stat_of(fs("memory", "zzz/tasks")).st_uid, 1000u);
     EXPECT_EQ(stat_of(fs("memory", "zzz/cgroup.procs")).st_uid, 1000u);
     EXPECT_EQ(stat_of(fs("memory", "zzz/memory.limit_in_bytes")).st_uid, 0u);
     auto& usleep = keep(Child::as_user(1000, 1000));
-    out({"movepid", "memory", "zzz", std::to_string(usleep.pid())}, "", user);                                   // 10
-    fails({"setvalue", "memory", "zzz", "memory.limit_in_bytes", "99999"}, "may not write", user);               // 11
-    out({"create", "memory", "zzz/b"}, "", user);                                                                 // 12
-    out({"remove", "memory", "zzz/b", "1"}, "");                                                                  // 13
+    out({"movepid", "memory", "zzz", std::to_string(usleep.pid())}, "", user);                      // 10
+    fails({"setvalue", "memory", "zzz", "memory.limit_in_bytes", "99999"}, "may not write", user);  // 11
+    out({"create", "memory", "zzz/b"}, "", user);                                                   // 12
+    out({"remove", "memory", "zzz/b", "1"}, "");                                                    // 13
     out({"chown", "memory", "zzz", "1000", "0"}, "");
     out({"create", "memory", "zzz/b"}, "", user);
     out({"setvalue", "memory", "zzz/b", "memory.limit_in_bytes", "99999"}, "", user);
     EXPECT_EQ(read_text(fs("memory", "zzz/b/memory.limit_in_bytes")), "98304\n");
-    out({"create", "memory", "xxx/bbb"}, "");                                                                     // 14
+    out({"create", "memory", "xxx/bbb"}, "");  // 14
     EXPECT_NE(cgm({"listchildren", "memory", "xxx"}).out.find("bbb\n"), std::string::npos);
     fails({"remove", "memory", "xxx", "0"}, "(non-recursive) failed");
     out({"remove", "memory", "xxx/bbb", "0"}, "");
     out({"remove", "memory", "xxx/bbb", "0"}, "Path did not exist\n");
-    out({"create", "memory", "xxx/c"}, "");                                                                       // 15
+    out({"create", "memory", "xxx/c"}, "");  // 15
     auto& t15 = keep(Child::spawn());
     out({"movepid", "memory", "xxx/c", std::to_string(t15.pid())}, "");
     out({"gettasks", "memory", "xxx/c"}, std::to_string(t15.pid()) + "\n");
-    out({"create", "memory", "zzz2/b"}, "");                                                                      // 16
+    out({"create", "memory", "zzz2/b"}, "");  // 16
     out({"chown", "memory", "zzz2/b", "1000", "0"}, "");
     fails({"setvalue", "memory", "zzz2/b", "memory.limit_in_bytes", "new"}, "may not write", user);
-    out({"create", "memory", "testchown"}, "");                                                                   // 17
+    out({"create", "memory", "testchown"}, "");  // 17
     out({"chmodfile", "memory", "testchown", "tasks", "0775"}, "");
     EXPECT_EQ(stat_of(fs("memory", "testchown/tasks")).st_mode & 07777, 0775u);
     out({"remove", "memory", "testchown"}, "");
@@ -212,20 +213,20 @@ TEST_F(CgmTest, OriginalScenarios) {
     out({"chown", "memory", "testchown", "1000", "0"}, "");
     out({"chmodfile", "memory", "testchown", "tasks", "0775"}, "", user);
     EXPECT_EQ(stat_of(fs("memory", "testchown/tasks")).st_mode & 07777, 0775u);
-    out({"apiversion"}, "10\n");                                                                                 // 18
-    out({"create", "memory", "escapetest"}, "");                                                                  // 19
+    out({"apiversion"}, "10\n");                  // 18
+    out({"create", "memory", "escapetest"}, "");  // 19
     auto& t19 = keep(Child::spawn());
     out({"movepid", "memory", "escapetest", std::to_string(t19.pid())}, "");
     EXPECT_EQ(proc_cgroup(t19.pid(), "memory"), "/escapetest");
     out({"movepidabs", "memory", "/", std::to_string(t19.pid())}, "");
     EXPECT_EQ(proc_cgroup(t19.pid(), "memory"), "/");
     fails({"movepid", "memory", "/", std::to_string(usleep.pid())}, "MovePidAbs", user);
-    EXPECT_EQ(cgm({"listchildren", "memory", ""}).status, 0);                                                     // 20
+    EXPECT_EQ(cgm({"listchildren", "memory", ""}).status, 0);  // 20
     out({"remove", "memory", "ooga2"}, "Path did not exist\n");
     fails({"listchildren", "memory", "ooga2"}, "does not exist");
     out({"create", "memory", "ooga"}, "");
     out({"listchildren", "memory", "ooga"}, "");
-    std::string self = read_text("/proc/self/cgroup");                                                           // 23
+    std::string self = read_text("/proc/self/cgroup");  // 23
     auto ctrls = cgm({"listcontrollers"});
     size_t start = 0;
     while (start < ctrls.out.size()) {
@@ -236,12 +237,12 @@ TEST_F(CgmTest, OriginalScenarios) {
             EXPECT_NE(self.find(":" + c + ":"), std::string::npos) << c;
         }
     }
-    out({"create", "freezer", "prune0/prune1/prune2"}, "");                                                       // 24
+    out({"create", "freezer", "prune0/prune1/prune2"}, "");  // 24
     fails({"prune", "freezer", "prune0"}, "may not write", user);
     EXPECT_TRUE(exists(fs("freezer", "prune0/prune1/prune2")));
     out({"prune", "freezer", "prune0"}, "");
     fails({"listchildren", "freezer", "prune0"}, "does not exist");
-    out({"create", "freezer,memory", "z1/z2/z3"}, "");                                                            // 25
+    out({"create", "freezer,memory", "z1/z2/z3"}, "");  // 25
     auto& a = keep(Child::spawn());
     auto& b = keep(Child::spawn());
     auto& c = keep(Child::spawn());
@@ -253,10 +254,10 @@ TEST_F(CgmTest, OriginalScenarios) {
     EXPECT_EQ(lines(cgm({"gettasksrecursive", "freezer", "z1"}).out), 3);
     EXPECT_EQ(lines(cgm({"gettasksrecursive", "memory", "z1"}).out), 2);
     EXPECT_EQ(lines(cgm({"gettasksrecursive", "freezer", "z1/z2/z3"}).out), 1);
-    out({"create", "memory", "listkeys1"}, "");                                                                   // 26
+    out({"create", "memory", "listkeys1"}, "");  // 26
     out({"chown", "memory", "listkeys1", "100000", "100000"}, "");
     EXPECT_NE(cgm({"listkeys", "memory", "listkeys1"}).out.find("tasks 100000 100000 "), std::string::npos);
-    out({"create", "memory", "sibling"}, "");                                                                     // 27
+    out({"create", "memory", "sibling"}, "");  // 27
     out({"create", "memory", "sibling1"}, "");
     As inside = As{0, 0, "", false, false, {fs("memory", "sibling")}};
     out({"getpidcgroupabs", "memory", spid}, "/xxx\n", inside);

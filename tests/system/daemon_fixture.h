@@ -42,8 +42,8 @@ protected:
     void TearDown() override {
         children_.clear();
         daemon_.reset();
-        for (const char* h : {"memory", "freezer", "pids", "cpuset", "systemd", "unified", "devices", "blkio", "cpu",
-                              "cpuacct"})
+        for (const char* h :
+             {"memory", "freezer", "pids", "cpuset", "systemd", "unified", "devices", "blkio", "cpu", "cpuacct"})
             remove_cgroups_below(fs(h));
     }
 
@@ -80,6 +80,5 @@ private:
     std::unique_ptr<Daemon> daemon_;
     std::vector<std::unique_ptr<Child>> children_;
 };
-
 
 }  // namespace cgm::test

@@ -5,9 +5,9 @@
 // Side effects are checked on cgroupfs through the sandbox's /sys/fs/cgroup.
 #include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,11 +30,11 @@ protected:
 INSTANTIATE_TEST_SUITE_P(Clients, EveryClient, ::testing::ValuesIn(kFullClients),
                          [](const auto& p) { return std::string(p.param == "dbus-send" ? "dbus_send" : p.param); });
 
-#define EXPECT_REPLY(result, expected)                                                                        \
-    do {                                                                                                      \
-        auto r_ = (result);                                                                                   \
-        EXPECT_TRUE(r_.ok) << r_.error_name << ": " << r_.message << "\n" << r_.raw;                          \
-        EXPECT_EQ(r_.json, expected);                                                                         \
+#define EXPECT_REPLY(result, expected)                                               \
+    do {                                                                             \
+        auto r_ = (result);                                                          \
+        EXPECT_TRUE(r_.ok) << r_.error_name << ": " << r_.message << "\n" << r_.raw; \
+        EXPECT_EQ(r_.json, expected);                                                \
     } while (0)
 
 TEST_P(EveryClient, PingAndApiVersion) {
@@ -149,26 +149,26 @@ TEST_F(DaemonTest, Scenarios01To08) {
     start();
     auto& sleeper = keep(Child::spawn());
     std::string pid = std::to_string(sleeper.pid());
-    ok("GetValue", "sss", R"(["memory","","memory.usage_in_bytes"])");                     // 01
-    EXPECT_EQ(ok("GetPidCgroup", "si", R"(["memory",)" + pid + "]"), R"(["/"])");          // 02
-    ok("Create", "ss", R"(["memory","xxx/b"])");                                           // 03
-    ok("GetValue", "sss", R"(["memory","xxx/b","memory.usage_in_bytes"])");                // 04
+    ok("GetValue", "sss", R"(["memory","","memory.usage_in_bytes"])");                                          // 01
+    EXPECT_EQ(ok("GetPidCgroup", "si", R"(["memory",)" + pid + "]"), R"(["/"])");                               // 02
+    ok("Create", "ss", R"(["memory","xxx/b"])");                                                                // 03
+    ok("GetValue", "sss", R"(["memory","xxx/b","memory.usage_in_bytes"])");                                     // 04
     refused("GetValue", "sss", R"(["memory","../xxx0123/b","memory.usage_in_bytes"])", "InvalidArgs", "'..'");  // 05
-    ok("MovePid", "ssi", R"(["memory","xxx/b",)" + pid + "]");                             // 06
+    ok("MovePid", "ssi", R"(["memory","xxx/b",)" + pid + "]");                                                  // 06
     EXPECT_EQ(proc_cgroup(sleeper.pid(), "memory"), "/xxx/b");
     EXPECT_EQ(ok("GetPidCgroup", "si", R"(["memory",)" + pid + "]"), R"(["xxx/b"])");
     ok("MovePid", "ssi", R"(["memory","xxx",)" + pid + "]");
     EXPECT_EQ(proc_cgroup(sleeper.pid(), "memory"), "/xxx");
     refused("MovePid", "ssi", R"(["memory","xxx/b",)" + pid + "]", "AccessDenied", "may not move process",
-            As::user(1000));                                                               // 07
+            As::user(1000));  // 07
     EXPECT_EQ(proc_cgroup(sleeper.pid(), "memory"), "/xxx");
-    ok("MovePid", "ssi", R"(["memory","xxx/b","@self"])");                                 // 08
+    ok("MovePid", "ssi", R"(["memory","xxx/b","@self"])");  // 08
 }
 
 TEST_F(DaemonTest, Scenarios09To13DelegationToAUser) {
     start();
     ok("Create", "ss", R"(["memory","zzz"])");
-    ok("Chown", "ssii", R"(["memory","zzz",1000,1000])");                                  // 09
+    ok("Chown", "ssii", R"(["memory","zzz",1000,1000])");  // 09
     EXPECT_EQ(stat_of(fs("memory", "zzz")).st_uid, 1000u);
     EXPECT_EQ(stat_of(fs("memory", "zzz/tasks")).st_uid, 1000u);
     EXPECT_EQ(stat_of(fs("memory", "zzz/cgroup.procs")).st_uid, 1000u);
@@ -177,9 +177,9 @@ TEST_F(DaemonTest, Scenarios09To13DelegationToAUser) {
     ok("MovePid", "ssi", R"(["memory","zzz",)" + std::to_string(mine.pid()) + "]", As::user(1000));  // 10
     EXPECT_EQ(proc_cgroup(mine.pid(), "memory"), "/zzz");
     refused("SetValue", "ssss", R"(["memory","zzz","memory.limit_in_bytes","99999"])", "AccessDenied",
-            "memory.limit_in_bytes", As::user(1000));                                      // 11
-    ok("Create", "ss", R"(["memory","zzz/b"])", As::user(1000));                           // 12
-    ok("Remove", "ssi", R"(["memory","zzz/b",1])");                                        // 13
+            "memory.limit_in_bytes", As::user(1000));             // 11
+    ok("Create", "ss", R"(["memory","zzz/b"])", As::user(1000));  // 12
+    ok("Remove", "ssi", R"(["memory","zzz/b",1])");               // 13
     ok("Chown", "ssii", R"(["memory","zzz",1000,0])");
     ok("Create", "ss", R"(["memory","zzz/b"])", As::user(1000));
     ok("SetValue", "ssss", R"(["memory","zzz/b","memory.limit_in_bytes","99999"])", As::user(1000));
@@ -188,30 +188,30 @@ TEST_F(DaemonTest, Scenarios09To13DelegationToAUser) {
 
 TEST_F(DaemonTest, Scenarios14To20) {
     start();
-    ok("Create", "ss", R"(["memory","xxx/bbb"])");                                         // 14
+    ok("Create", "ss", R"(["memory","xxx/bbb"])");  // 14
     EXPECT_NE(ok("ListChildren", "ss", R"(["memory","xxx"])").find("bbb"), std::string::npos);
     refused("Remove", "ssi", R"(["memory","xxx",0])", "Failed", "child cgroups");
     EXPECT_TRUE(exists(fs("memory", "xxx/bbb")));
     EXPECT_EQ(ok("Remove", "ssi", R"(["memory","xxx",1])"), "[1]");
     ok("Create", "ss", R"(["memory","xxx/b"])");
     EXPECT_EQ(ok("Remove", "ssi", R"(["memory","xxx/bbb",0])"), "[-1]");
-    auto& sleeper = keep(Child::spawn());                                                  // 15
+    auto& sleeper = keep(Child::spawn());  // 15
     ok("Create", "ss", R"(["memory","xxx/c"])");
     ok("MovePid", "ssi", R"(["memory","xxx/c",)" + std::to_string(sleeper.pid()) + "]");
     EXPECT_EQ(ok("GetTasks", "ss", R"(["memory","xxx/c"])"), "[[" + std::to_string(sleeper.pid()) + "]]");
-    ok("Create", "ss", R"(["memory","zzz/b"])");                                           // 16
+    ok("Create", "ss", R"(["memory","zzz/b"])");  // 16
     ok("Chown", "ssii", R"(["memory","zzz/b",1000,0])");
     refused("SetValue", "ssss", R"(["memory","zzz/b","memory.limit_in_bytes","new"])", "AccessDenied", "may not write",
             As::user(1000));
-    ok("Create", "ss", R"(["memory","testchown"])");                                       // 17
+    ok("Create", "ss", R"(["memory","testchown"])");               // 17
     ok("Chmod", "sssi", R"(["memory","testchown","tasks",509])");  // 0775
     EXPECT_EQ(stat_of(fs("memory", "testchown/tasks")).st_mode & 07777, 0775u);
     refused("Chmod", "sssi", R"(["memory","testchown","tasks",448])", "AccessDenied", "tasks", As::user(1000));
     ok("Chown", "ssii", R"(["memory","testchown",1000,0])");
     ok("Chmod", "sssi", R"(["memory","testchown","tasks",448])", As::user(1000));
     EXPECT_EQ(stat_of(fs("memory", "testchown/tasks")).st_mode & 07777, 0700u);
-    EXPECT_EQ(ok("Get:api_version", "", "[]"), "[10]");                                  // 18
-    ok("Create", "ss", R"(["memory","escapetest"])");                                      // 19
+    EXPECT_EQ(ok("Get:api_version", "", "[]"), "[10]");  // 18
+    ok("Create", "ss", R"(["memory","escapetest"])");    // 19
     auto& mover = keep(Child::spawn());
     ok("MovePid", "ssi", R"(["memory","escapetest",)" + std::to_string(mover.pid()) + "]");
     EXPECT_EQ(proc_cgroup(mover.pid(), "memory"), "/escapetest");
@@ -220,7 +220,7 @@ TEST_F(DaemonTest, Scenarios14To20) {
     auto& users = keep(Child::as_user(1000, 1000));
     refused("MovePid", "ssi", R"(["memory","/",)" + std::to_string(users.pid()) + "]", "InvalidArgs", "MovePidAbs",
             As::user(1000));
-    ok("ListChildren", "ss", R"(["memory",""])");                                          // 20
+    ok("ListChildren", "ss", R"(["memory",""])");  // 20
     ok("Remove", "ssi", R"(["memory","ooga2",1])");
     refused("ListChildren", "ss", R"(["memory","ooga2"])", "FileNotFound", "ooga2");
     ok("Create", "ss", R"(["memory","ooga"])");
@@ -229,34 +229,36 @@ TEST_F(DaemonTest, Scenarios14To20) {
 
 TEST_F(DaemonTest, Scenarios23To27) {
     start();
-    auto ctrls = ok("ListControllers", "", "[]");                                          // 23
+    auto ctrls = ok("ListControllers", "", "[]");  // 23
     std::string self = read_text("/proc/self/cgroup");
     for (const char* v1 : {"memory", "freezer", "name=systemd", "cpuset", "pids"}) {
         EXPECT_NE(ctrls.find(std::string("\"") + v1 + "\""), std::string::npos);
         EXPECT_NE(self.find(std::string(":") + v1 + ":"), std::string::npos);
     }
-    ok("Create", "ss", R"(["freezer","prune0/prune1/prune2"])");                           // 24
+    ok("Create", "ss", R"(["freezer","prune0/prune1/prune2"])");  // 24
     refused("Prune", "ss", R"(["freezer","prune0"])", "AccessDenied", "prune0", As::user(1000));
     EXPECT_TRUE(exists(fs("freezer", "prune0/prune1/prune2")));
     ok("Prune", "ss", R"(["freezer","prune0"])");
     refused("ListChildren", "ss", R"(["freezer","prune0"])", "FileNotFound", "prune0");
-    ok("Create", "ss", R"(["freezer","z1/z2/z3"])");                                       // 25
+    ok("Create", "ss", R"(["freezer","z1/z2/z3"])");  // 25
     ok("Create", "ss", R"(["memory","z1/z2/z3"])");
     auto& a = keep(Child::spawn());
     auto& b = keep(Child::spawn());
     auto& c = keep(Child::spawn());
-    for (auto [ctrl, cg, pid] : {std::tuple{"freezer", "z1", a.pid()}, {"freezer", "z1/z2", b.pid()},
-                                 {"freezer", "z1/z2/z3", c.pid()}, {"memory", "z1/z2", a.pid()},
+    for (auto [ctrl, cg, pid] : {std::tuple{"freezer", "z1", a.pid()},
+                                 {"freezer", "z1/z2", b.pid()},
+                                 {"freezer", "z1/z2/z3", c.pid()},
+                                 {"memory", "z1/z2", a.pid()},
                                  {"memory", "z1/z2/z3", b.pid()}})
         ok("MovePid", "ssi", fmt::format(R"(["{}","{}",{}])", ctrl, cg, pid));
     auto count = [](const std::string& json) { return std::count(json.begin(), json.end(), ',') + 1; };
     EXPECT_EQ(count(ok("GetTasksRecursive", "ss", R"(["freezer","z1"])")), 3);
     EXPECT_EQ(count(ok("GetTasksRecursive", "ss", R"(["memory","z1"])")), 2);
     EXPECT_EQ(count(ok("GetTasksRecursive", "ss", R"(["freezer","z1/z2/z3"])")), 1);
-    ok("Create", "ss", R"(["memory","listkeys1"])");                                       // 26
+    ok("Create", "ss", R"(["memory","listkeys1"])");  // 26
     ok("Chown", "ssii", R"(["memory","listkeys1",100000,100000])");
     EXPECT_NE(ok("ListKeys", "ss", R"(["memory","listkeys1"])").find(R"(["tasks",100000,)"), std::string::npos);
-    ok("Create", "ss", R"(["memory","sibling"])");                                         // 27
+    ok("Create", "ss", R"(["memory","sibling"])");  // 27
     ok("Create", "ss", R"(["memory","sibling1"])");
     refused("GetValue", "sss", R"(["memory","/sibling1","memory.limit_in_bytes"])", "AccessDenied",
             "outside the caller's cgroup /sibling", As{0, 0, "", false, false, {fs("memory", "sibling")}});
@@ -408,8 +410,9 @@ TEST_F(DaemonTest, SocketActivation) {
     ::unlink(path.c_str());
     // systemd-socket-activate listens, and execs cgmanager with the socket on the first connection.
     auto activator = run({"/bin/sh", "-c",
-                          "systemd-socket-activate -l " + path + " " CGM_DAEMON_BINARY
-                          " --rundir /run/cgmtest/act-rundir --verbose >/run/cgmtest/act.log 2>&1 & echo $!"});
+                          "systemd-socket-activate -l " + path +
+                              " " CGM_DAEMON_BINARY
+                              " --rundir /run/cgmtest/act-rundir --verbose >/run/cgmtest/act.log 2>&1 & echo $!"});
     pid_t pid = std::stoi(activator.out);
     // Wait for the listening socket to appear, then call through it: that starts the daemon.
     for (int i = 0; i < 1000 && !exists(path); ++i)

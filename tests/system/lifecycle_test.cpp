@@ -47,7 +47,7 @@ TEST_F(LifecycleTest, V1RemoveOnEmptyAfterTheLastTaskLeaves) {
     ok({"movepid", "memory,devices", "test21_cg", std::to_string(sleeper->pid())});
     ok({"removeonempty", "memory", "test21_cg"});
     EXPECT_TRUE(exists(fs("memory", "test21_cg")));  // busy: stays
-    sleeper.reset();  // the task exits
+    sleeper.reset();                                 // the task exits
     EXPECT_TRUE(gone_within(fs("memory", "test21_cg"), 5s)) << daemon().log();
     EXPECT_TRUE(exists(fs("devices", "test21_cg")));
     EXPECT_EQ(cgm({"gettasks", "devices", "test21_cg"}).status, 0);

@@ -27,7 +27,9 @@ const HierarchyCase kCases[] = {
     {"unified", "cgroup.max.depth", "5", "5"},
 };
 
-void PrintTo(const HierarchyCase& c, std::ostream* os) { *os << c.token; }
+void PrintTo(const HierarchyCase& c, std::ostream* os) {
+    *os << c.token;
+}
 
 class PerHierarchy : public SystemTest, public ::testing::WithParamInterface<HierarchyCase> {
 protected:

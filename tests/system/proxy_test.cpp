@@ -74,11 +74,13 @@ TEST_F(ProxyTest, AContainerManagesItsCgroupsThroughTheProxy) {
     ASSERT_EQ(cgm_root({"create", "memory", "elsewhere"}).status, 0);
     As ct = As::userns_root(100000);
     ct.container = true;
-    for (const char* h : {"memory", "freezer", "pids", "cpuset", "systemd", "unified", "devices", "blkio", "cpu",
-                          "cpuacct"})
+    for (const char* h :
+         {"memory", "freezer", "pids", "cpuset", "systemd", "unified", "devices", "blkio", "cpu", "cpuacct"})
         ct.join.push_back(fs(h, "ct"));
     auto r = run({"/bin/sh", "-c", kContainerScript}, ct, 60000,
-                 {{"HOSTDIR", "/run/cgmtest/hostsock"}, {"CGM", CGM_CLI_BINARY}, {"CGPROXY", CGM_PROXY_BINARY},
+                 {{"HOSTDIR", "/run/cgmtest/hostsock"},
+                  {"CGM", CGM_CLI_BINARY},
+                  {"CGPROXY", CGM_PROXY_BINARY},
                   {"PROBE", CGM_SCM_PROBE}});
     ASSERT_EQ(r.status, 0) << r.out << r.err;
     auto line = [&](const std::string& name) {
@@ -91,8 +93,8 @@ TEST_F(ProxyTest, AContainerManagesItsCgroupsThroughTheProxy) {
             return std::string("(missing)");
         return r.out.substr(at + name.size() + 1, r.out.find('\n', at) - at - name.size() - 1);
     };
-    EXPECT_EQ(line("lower-exists"), "[0]: ");   // the host's socket directory was moved aside
-    EXPECT_EQ(line("whoami"), "[0]: 0");        // root in there, host uid 100000 out here
+    EXPECT_EQ(line("lower-exists"), "[0]: ");  // the host's socket directory was moved aside
+    EXPECT_EQ(line("whoami"), "[0]: 0");       // root in there, host uid 100000 out here
     EXPECT_EQ(line("create"), "[0]: ");
     EXPECT_EQ(stat_of(fs("memory", "ct/test22_cg")).st_uid, 100000u);
     EXPECT_EQ(line("move-sleep"), "[0]: ");

@@ -98,8 +98,8 @@ TEST_F(Scenario, HostilePathsAreRefusedAndChangeNothing) {
 TEST_F(Scenario, KeysMustBeFileNamesAndProtectedFilesAreNotWritable) {
     ASSERT_OK(ops().create(self_caller(), "memory", "k/inner"));
     // The 0.42 hole: "../" keys reached files outside the target cgroup.
-    EXPECT_ERROR(ops().get_value(self_caller(), "memory", "k/inner", "../memory.limit_in_bytes"), ErrorKind::InvalidArgs,
-                 "single file name");
+    EXPECT_ERROR(ops().get_value(self_caller(), "memory", "k/inner", "../memory.limit_in_bytes"),
+                 ErrorKind::InvalidArgs, "single file name");
     EXPECT_ERROR(ops().set_value(self_caller(), "memory", "k/inner", "../memory.limit_in_bytes", "4096"),
                  ErrorKind::InvalidArgs, "single file name");
     auto& victim = spawn();
@@ -133,8 +133,8 @@ TEST_F(Scenario, DelegationToAUser) {
     auto& sleeper = spawn_user(1000);
     ASSERT_OK(ops().move_pid(user.caller(), "memory", "zzz", sleeper.pid()));  // test 10
     EXPECT_ERROR(ops().set_value(user.caller(), "memory", "zzz", "memory.limit_in_bytes", "99999"),
-                 ErrorKind::AccessDenied, "memory.limit_in_bytes");  // test 11
-    ASSERT_OK(ops().create(user.caller(), "memory", "zzz/b"));  // test 12
+                 ErrorKind::AccessDenied, "memory.limit_in_bytes");                                   // test 11
+    ASSERT_OK(ops().create(user.caller(), "memory", "zzz/b"));                                        // test 12
     ASSERT_OK(ops().set_value(user.caller(), "memory", "zzz/b", "memory.limit_in_bytes", "999999"));  // test 13
     EXPECT_EQ(read_text(path(mem, "zzz/b/memory.limit_in_bytes")), "999424\n");
     ASSERT_OK(ops().create(self_caller(), "memory", "zzz/c"));
@@ -240,7 +240,8 @@ TEST_F(Scenario, ControllerListsAndAll) {
     auto again = ops().create(self_caller(), "pids,memory", "pair");
     ASSERT_OK(again);
     EXPECT_EQ(wire_value(*again), 1);
-    EXPECT_ERROR(ops().create(self_caller(), "memory,bogus", "nope"), ErrorKind::InvalidArgs, "unknown controller 'bogus'");
+    EXPECT_ERROR(ops().create(self_caller(), "memory,bogus", "nope"), ErrorKind::InvalidArgs,
+                 "unknown controller 'bogus'");
     EXPECT_ERROR(ops().create(self_caller(), "memory,memory", "nope"), ErrorKind::InvalidArgs, "twice");
     EXPECT_ERROR(ops().create(self_caller(), "all,memory", "nope"), ErrorKind::InvalidArgs, "'all'");
     EXPECT_ERROR(ops().create(self_caller(), "", "nope"), ErrorKind::InvalidArgs, "empty controller");
@@ -477,7 +478,8 @@ TEST_F(Scenario, TheHiddenLeafIsNoKey) {
     ASSERT_OK(ops().create(self_caller(), "unified", "l"));
     auto& c = spawn();
     ASSERT_OK(ops().move_pid(self_caller(), "unified", "l", c.pid()));
-    EXPECT_ERROR(ops().get_value(self_caller(), "unified", "l", ".cgm_leaf"), ErrorKind::InvalidArgs, "not a file name");
+    EXPECT_ERROR(ops().get_value(self_caller(), "unified", "l", ".cgm_leaf"), ErrorKind::InvalidArgs,
+                 "not a file name");
     EXPECT_ERROR(ops().chmod(self_caller(), "unified", "l", ".cgm_leaf", 0777), ErrorKind::InvalidArgs,
                  "not a file name");
     EXPECT_EQ(stat_of(path(h("unified"), "l/.cgm_leaf")).st_mode & 07777, 0755u);
@@ -568,7 +570,8 @@ TEST_F(Scenario, RefusalsForOtherUsersChangeNothing) {
         auto& own = userns ? who : spawn_user(1000);
         Caller c = who.caller();
         // 05: '..'
-        EXPECT_ERROR(ops().get_value(c, "memory", "../xxx0123/b", "memory.usage_in_bytes"), ErrorKind::InvalidArgs, "'..'");
+        EXPECT_ERROR(ops().get_value(c, "memory", "../xxx0123/b", "memory.usage_in_bytes"), ErrorKind::InvalidArgs,
+                     "'..'");
         // 07: another user's process
         EXPECT_ERROR(ops().move_pid(c, "memory", "", roots.pid()), ErrorKind::AccessDenied, "may not move process");
         EXPECT_EQ(cgroup_of(roots.pid(), mem), "/");

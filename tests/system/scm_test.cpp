@@ -64,11 +64,11 @@ class ScmEveryClient : public ScmTest, public ::testing::WithParamInterface<std:
 INSTANTIATE_TEST_SUITE_P(Clients, ScmEveryClient, ::testing::Values("library", "python"),
                          [](const auto& p) { return p.param; });
 
-#define EXPECT_ANSWER(answer, expected)                                        \
-    do {                                                                       \
-        auto a_ = (answer);                                                    \
-        EXPECT_TRUE(a_.ok) << a_.raw;                                          \
-        EXPECT_EQ(joined(a_), expected) << a_.raw;                             \
+#define EXPECT_ANSWER(answer, expected)            \
+    do {                                           \
+        auto a_ = (answer);                        \
+        EXPECT_TRUE(a_.ok) << a_.raw;              \
+        EXPECT_EQ(joined(a_), expected) << a_.raw; \
     } while (0)
 
 TEST_P(ScmEveryClient, EveryMethodFromTheHost) {
@@ -136,12 +136,12 @@ TEST_F(ScmTest, FromAUserAndPidNamespace) {
     As ct = As::userns_root(100000);
     ct.pidns = true;  // the probe is pid 1 of its own pid namespace
     ct.join = {fs("freezer", "ct")};
-    auto a = probe({"Create", "freezer", "nested",                              // relative to /ct
-                    ";", "Chown", "freezer", "nested", "--owner", "5:5",        // ns uid 5 = host 100005
-                    ";", "ListKeys", "freezer", "nested",                      // shown back as 5
-                    ";", "MovePid", "freezer", "nested", "--victim", "1",      // pid 1 there = this probe
-                    ";", "GetTasks", "freezer", "",                            // its cgroup now; pid 1 again
-                    ";", "GetPidCgroup", "freezer", "--victim", "1"},
+    auto a = probe({"Create", "freezer",      "nested",                                  // relative to /ct
+                    ";",      "Chown",        "freezer", "nested",   "--owner",  "5:5",  // ns uid 5 = host 100005
+                    ";",      "ListKeys",     "freezer", "nested",                       // shown back as 5
+                    ";",      "MovePid",      "freezer", "nested",   "--victim", "1",    // pid 1 there = this probe
+                    ";",      "GetTasks",     "freezer", "",                             // its cgroup now; pid 1 again
+                    ";",      "GetPidCgroup", "freezer", "--victim", "1"},
                    ct);
     EXPECT_TRUE(a.ok) << a.raw;
     EXPECT_EQ(stat_of(fs("freezer", "ct/nested")).st_uid, 100005u);

@@ -19,7 +19,9 @@
 namespace cgm {
 
 // For gtest messages (found by argument-dependent lookup, so it lives in cgm).
-static void PrintTo(const CgroupPath& p, std::ostream* os) { *os << "'" << p.str() << "'"; }
+static void PrintTo(const CgroupPath& p, std::ostream* os) {
+    *os << "'" << p.str() << "'";
+}
 
 namespace {
 
@@ -73,9 +75,9 @@ TEST(CgroupPathTest, ParseValid) {
         {"a", {"a"}},
         {"a/b", {"a", "b"}},
         {"a/b/c", {"a", "b", "c"}},
-        {"a/", {"a"}},                 // one trailing slash is accepted
+        {"a/", {"a"}},  // one trailing slash is accepted
         {"a/b/", {"a", "b"}},
-        {"a..b", {"a..b"}},            // only whole components ".." are special
+        {"a..b", {"a..b"}},  // only whole components ".." are special
         {"..a", {"..a"}},
         {"a..", {"a.."}},
         {"...", {"..."}},
@@ -166,15 +168,9 @@ TEST(CgroupPathTest, ParseCgroupArg) {
         std::string_view str;
     };
     const Case cases[] = {
-        {"", false, ""},
-        {"/", true, ""},
-        {"a", false, "a"},
-        {"/a", true, "a"},
-        {"a/b/", false, "a/b"},
-        {"/a/b/", true, "a/b"},
-        {"/a..b", true, "a..b"},
-        {max_rel, false, max_rel},
-        {slash_max, true, almost_max_rel},
+        {"", false, ""},         {"/", true, ""},           {"a", false, "a"},
+        {"/a", true, "a"},       {"a/b/", false, "a/b"},    {"/a/b/", true, "a/b"},
+        {"/a..b", true, "a..b"}, {max_rel, false, max_rel}, {slash_max, true, almost_max_rel},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(printable(c.text));
@@ -310,14 +306,14 @@ TEST(CgroupPathTest, IsUnderAndRelativeTo) {
         std::optional<std::string_view> relative;  // nullopt: not under
     };
     const Case cases[] = {
-        {"a", "a", ""},           // equal counts as under
+        {"a", "a", ""},  // equal counts as under
         {"", "", ""},
-        {"a", "", "a"},           // everything is under the base
+        {"a", "", "a"},  // everything is under the base
         {"a/b/c", "", "a/b/c"},
         {"a/b", "a", "b"},
         {"a/b/c", "a", "b/c"},
         {"a/b/c", "a/b", "c"},
-        {"ab", "a", std::nullopt},   // whole components: "/a" is not above "/ab"
+        {"ab", "a", std::nullopt},  // whole components: "/a" is not above "/ab"
         {"a", "ab", std::nullopt},
         {"ab/c", "a", std::nullopt},
         {"a/bc", "a/b", std::nullopt},

@@ -148,8 +148,7 @@ constexpr std::string_view kLegacyCgroups =
     "hugetlb\t0\t1\t1\n"
     "net_prio\t9\t1\t1\n";
 
-HierarchyPlanInput input(std::string_view mountinfo, std::string_view cgroups, Strings extra = {},
-                         Strings skip = {}) {
+HierarchyPlanInput input(std::string_view mountinfo, std::string_view cgroups, Strings extra = {}, Strings skip = {}) {
     HierarchyPlanInput in;
     auto m = parse_mountinfo(mountinfo);
     EXPECT_TRUE(IsOk(m));
@@ -210,7 +209,7 @@ TEST(PlanHierarchiesTest, HybridHost) {
 const Strings kComountedPlan = {
     "v2||pre||unified",
     "v1|name=systemd|pre|none,name=systemd|systemd",
-    "v1|cpu,cpuacct|pre|cpu,cpuacct|cpu",              // the container's bind mount is not a second entry
+    "v1|cpu,cpuacct|pre|cpu,cpuacct|cpu",  // the container's bind mount is not a second entry
     "v1|net_cls,net_prio|pre|net_cls,net_prio|net_cls",
     "v1|memory|pre|memory|memory",
     "v1|pids|pre|pids|pids",
@@ -220,7 +219,7 @@ const Strings kComountedPlan = {
 const Strings kLegacyPremounted = {
     "v1|name=systemd|pre|none,name=systemd|systemd",
     "v1|cpuset|pre|cpuset|cpuset",
-    "v1|cpuacct,cpu|pre|cpuacct,cpu|cpuacct",          // mount-option order kept
+    "v1|cpuacct,cpu|pre|cpuacct,cpu|cpuacct",  // mount-option order kept
     "v1|memory|pre|memory|memory",
     "v1|blkio|pre|blkio|blkio",
 };
@@ -415,9 +414,17 @@ TEST(HierarchyTableTest, DisplayNames) {
     };
     const Case cases[] = {
         {"v2 without controllers", [] { return v2(); }, "unified"},
-        {"v2 with controllers", [] { return v2({"io", "memory", "pids"}); }, "io,memory,pids"},
+        {"v2 with controllers",
+         [] {
+             return v2({"io", "memory", "pids"});
+         },
+         "io,memory,pids"},
         {"named", [] { return v1({"name=systemd"}); }, "name=systemd"},
-        {"co-mounted, mount order kept", [] { return v1({"cpuacct", "cpu"}); }, "cpuacct,cpu"},
+        {"co-mounted, mount order kept",
+         [] {
+             return v1({"cpuacct", "cpu"});
+         },
+         "cpuacct,cpu"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
@@ -449,18 +456,18 @@ TEST(HierarchyTableTest, Resolve) {
     };
     const Case cases[] = {
         {"memory", {"memory"}},
-        {"memory,", {"memory"}},                       // one trailing comma is tolerated
+        {"memory,", {"memory"}},  // one trailing comma is tolerated
         {"cpu", {"cpu,cpuacct"}},
         {"cpuacct", {"cpu,cpuacct"}},
-        {"cpu,cpuacct", {"cpu,cpuacct"}},              // co-mounted members collapse
+        {"cpu,cpuacct", {"cpu,cpuacct"}},  // co-mounted members collapse
         {"cpuacct,cpu", {"cpu,cpuacct"}},
         {"systemd", {"name=systemd"}},
         {"name=systemd", {"name=systemd"}},
         {"systemd,name=systemd", {"name=systemd"}},
         {"unified", {"hugetlb,io"}},
-        {"io", {"hugetlb,io"}},                        // a v2 controller
+        {"io", {"hugetlb,io"}},  // a v2 controller
         {"hugetlb", {"hugetlb,io"}},
-        {"memory,cpu", {"memory", "cpu,cpuacct"}},     // given order kept
+        {"memory,cpu", {"memory", "cpu,cpuacct"}},  // given order kept
         {"pids,io,blkio", {"pids", "hugetlb,io", "blkio"}},
         {"all", {"blkio", "cpu,cpuacct", "hugetlb,io", "memory", "net_cls,net_prio", "pids", "name=systemd"}},
         {"all,", {"blkio", "cpu,cpuacct", "hugetlb,io", "memory", "net_cls,net_prio", "pids", "name=systemd"}},
@@ -497,7 +504,7 @@ TEST(HierarchyTableTest, ResolveErrors) {
         {"bogus", ErrorKind::InvalidArgs, "unknown controller 'bogus'"},
         {"memory,bogus", ErrorKind::InvalidArgs, "unknown controller 'bogus'"},
         {"name=bogus", ErrorKind::InvalidArgs, "unknown controller 'name=bogus'"},
-        {"name=memory", ErrorKind::InvalidArgs, "unknown controller"},     // memory is not a named hierarchy
+        {"name=memory", ErrorKind::InvalidArgs, "unknown controller"},  // memory is not a named hierarchy
         {"name=", ErrorKind::InvalidArgs, "unknown controller"},
         {"Memory", ErrorKind::InvalidArgs, "unknown controller"},
         {" memory", ErrorKind::InvalidArgs, "unknown controller"},

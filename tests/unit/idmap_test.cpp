@@ -74,7 +74,7 @@ TEST(IdMapTest, ParseInvalid) {
         {"0x0 0 1", "line 1 is malformed"},
         {"-1 0 1", "line 1 is malformed"},
         {"+1 0 1", "line 1 is malformed"},
-        {"0 0 4294967296", "line 1 is malformed"},     // count does not fit in 32 bits
+        {"0 0 4294967296", "line 1 is malformed"},  // count does not fit in 32 bits
         {"4294967296 0 1", "line 1 is malformed"},
         {"0 0 1\n1 1 x\n", "line 2 is malformed: '1 1 x'"},
         {"0 1000 0", "line 1 has an empty range"},
@@ -116,12 +116,12 @@ TEST(IdMapTest, Translation) {
         {&identity, 0, 0},
         {&identity, 1000, 1000},
         {&identity, kMax - 1, kMax - 1},
-        {&identity, kMax, std::nullopt},   // (uid_t)-1 is never mapped
-        {&userns, 99999, std::nullopt},    // one below the first
-        {&userns, 100000, 0},              // first
+        {&identity, kMax, std::nullopt},  // (uid_t)-1 is never mapped
+        {&userns, 99999, std::nullopt},   // one below the first
+        {&userns, 100000, 0},             // first
         {&userns, 100005, 5},
-        {&userns, 165535, 65535},          // last
-        {&userns, 165536, std::nullopt},   // one past the last
+        {&userns, 165535, 65535},         // last
+        {&userns, 165536, std::nullopt},  // one past the last
         {&userns, 0, std::nullopt},
         {&userns, 1000, std::nullopt},
         {&multi, 1000, 0},
@@ -148,18 +148,10 @@ TEST(IdMapTest, Translation) {
         std::optional<uint32_t> host;  // to_host(ns)
     };
     const BackCase to_host_cases[] = {
-        {&identity, 0, 0},
-        {&identity, kMax, std::nullopt},
-        {&userns, 0, 100000},
-        {&userns, 65535, 165535},
-        {&userns, 65536, std::nullopt},
-        {&multi, 0, 1000},
-        {&multi, 1, 100000},
-        {&multi, 65535, 165534},
-        {&multi, 65536, std::nullopt},
-        {&top, kMax - 1, 0},
-        {&top, kMax, std::nullopt},
-        {&top, 0, std::nullopt},
+        {&identity, 0, 0},        {&identity, kMax, std::nullopt}, {&userns, 0, 100000},
+        {&userns, 65535, 165535}, {&userns, 65536, std::nullopt},  {&multi, 0, 1000},
+        {&multi, 1, 100000},      {&multi, 65535, 165534},         {&multi, 65536, std::nullopt},
+        {&top, kMax - 1, 0},      {&top, kMax, std::nullopt},      {&top, 0, std::nullopt},
     };
     for (size_t i = 0; i < std::size(to_host_cases); ++i) {
         const auto& c = to_host_cases[i];

@@ -27,14 +27,14 @@ TEST(ParsePidsTest, Valid) {
         {"", {}},
         {"\n", {}},
         {"1\n", {1}},
-        {"1", {1}},                                  // no trailing newline
+        {"1", {1}},  // no trailing newline
         {"1\n2\n3\n", {1, 2, 3}},
         {"1\n2\n3", {1, 2, 3}},
-        {"4399\n\n4396\n\n", {4399, 4396}},          // blank lines skipped
+        {"4399\n\n4396\n\n", {4399, 4396}},  // blank lines skipped
         {"0\n", {0}},
         {"2147483647\n", {2147483647}},
-        {"30\n10\n20\n", {30, 10, 20}},              // file order kept
-        {"7\n7\n", {7, 7}},                          // duplicates (threads of a tasks file) kept
+        {"30\n10\n20\n", {30, 10, 20}},  // file order kept
+        {"7\n7\n", {7, 7}},              // duplicates (threads of a tasks file) kept
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(printable(c.text));
@@ -59,7 +59,7 @@ TEST(ParsePidsTest, Malformed) {
         {"1\r\n", "malformed pid"},
         {"-1\n", "malformed pid '-1'"},
         {"+1\n", "malformed pid"},
-        {"2147483648\n", "malformed pid '2147483648'"},   // does not fit in pid_t
+        {"2147483648\n", "malformed pid '2147483648'"},  // does not fit in pid_t
         {"99999999999999999999\n", "malformed pid"},
         {"0x10\n", "malformed pid"},
         {"1\0"sv, "malformed pid"},

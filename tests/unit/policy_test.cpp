@@ -159,8 +159,16 @@ TEST(PolicyTest, MayMovePid) {
 TEST(PolicyTest, CheckKeyValid) {
     const std::string k255(limits::kMaxKeyBytes, 'k');
     const std::string_view keys[] = {
-        "memory.limit_in_bytes", "cpu.shares", "cgroup.subtree_control", "a", "...", "a..b", ".hidden",
-        "freezer.state", "x y", k255,
+        "memory.limit_in_bytes",
+        "cpu.shares",
+        "cgroup.subtree_control",
+        "a",
+        "...",
+        "a..b",
+        ".hidden",
+        "freezer.state",
+        "x y",
+        k255,
     };
     for (auto key : keys)
         for (auto use : {KeyUse::Read, KeyUse::Write, KeyUse::Chmod})
@@ -218,8 +226,8 @@ TEST(PolicyTest, CheckKeyProtected) {
     // The messages point at the dedicated methods.
     EXPECT_TRUE(IsError(check_key("tasks", KeyUse::Write, true), ErrorKind::AccessDenied, "use MovePid"));
     EXPECT_TRUE(IsError(check_key("cgroup.procs", KeyUse::Write, true), ErrorKind::AccessDenied, "use MovePid"));
-    EXPECT_TRUE(IsError(check_key("notify_on_release", KeyUse::Write, true), ErrorKind::AccessDenied,
-                        "use RemoveOnEmpty"));
+    EXPECT_TRUE(
+        IsError(check_key("notify_on_release", KeyUse::Write, true), ErrorKind::AccessDenied, "use RemoveOnEmpty"));
 }
 
 TEST(PolicyTest, CheckKeyHostRootOnly) {

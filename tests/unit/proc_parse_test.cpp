@@ -54,16 +54,11 @@ TEST(ProcCgroupTest, Hybrid) {
     auto r = parse_proc_cgroup(kHybridCgroup);
     ASSERT_TRUE(IsOk(r));
     const std::vector<ProcCgroupLine> expected = {
-        {9, {"name=systemd"}, "/"},
-        {8, {"pids"}, "/"},
-        {7, {"blkio"}, "/"},
-        {6, {"freezer"}, "/"},
-        {5, {"devices"}, "/"},
-        {4, {"memory"}, "/process_api/f2407b4e4c2d9ae9d89f2c3e384d7a8e"},
-        {3, {"cpuset"}, "/"},
-        {2, {"cpuacct"}, "/"},
-        {1, {"cpu"}, "/"},
-        {0, {}, "/"},
+        {9, {"name=systemd"}, "/"}, {8, {"pids"}, "/"},
+        {7, {"blkio"}, "/"},        {6, {"freezer"}, "/"},
+        {5, {"devices"}, "/"},      {4, {"memory"}, "/process_api/f2407b4e4c2d9ae9d89f2c3e384d7a8e"},
+        {3, {"cpuset"}, "/"},       {2, {"cpuacct"}, "/"},
+        {1, {"cpu"}, "/"},          {0, {}, "/"},
     };
     EXPECT_EQ(*r, expected);
 }
@@ -90,13 +85,13 @@ TEST(ProcCgroupTest, Variants) {
     const Case cases[] = {
         {"", {}},
         {"\n\n", {}},
-        {"0::/", {{0, {}, "/"}}},                                     // pure cgroup2, no trailing newline
+        {"0::/", {{0, {}, "/"}}},  // pure cgroup2, no trailing newline
         {"0::/init.scope\n", {{0, {}, "/init.scope"}}},
-        {"0::/a:b:c\n", {{0, {}, "/a:b:c"}}},                         // only the first two ':' separate
+        {"0::/a:b:c\n", {{0, {}, "/a:b:c"}}},  // only the first two ':' separate
         {"3:cpu,cpuacct:/x\n", {{3, {"cpu", "cpuacct"}, "/x"}}},
         {"1:name=systemd:/a b\n", {{1, {"name=systemd"}, "/a b"}}},
-        {"0::/\n\n1:cpu:/\n", {{0, {}, "/"}, {1, {"cpu"}, "/"}}},    // blank lines skipped
-        {"0::/..\n", {{0, {}, "/.."}}},                               // outside our cgroupns: kept as printed
+        {"0::/\n\n1:cpu:/\n", {{0, {}, "/"}, {1, {"cpu"}, "/"}}},  // blank lines skipped
+        {"0::/..\n", {{0, {}, "/.."}}},                            // outside our cgroupns: kept as printed
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(printable(c.text));
@@ -244,7 +239,7 @@ TEST(ProcStatusTest, Variants) {
         uid_t ruid;
     };
     const Case cases[] = {
-        {"Uid:\t1 2 3 4\nGid:\t5 6 7 8", '?', false, 1},                     // no State:, no final newline
+        {"Uid:\t1 2 3 4\nGid:\t5 6 7 8", '?', false, 1},  // no State:, no final newline
         {"State:\tZ (zombie)\nUid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\n", 'Z', false, 1},
         {"State:\tD (disk sleep)\nUid: 7 7 7 7\nGid: 7 7 7 7\n", 'D', false, 7},
         {"State:\n\nUid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\n", '?', false, 1},
@@ -390,14 +385,10 @@ TEST(MountinfoTest, EscapeEdges) {
         std::string_view decoded;
     };
     const Case cases[] = {
-        {"/a\\040", "/a "},            // escape at the very end
-        {"\\040", " "},
-        {"/a\\040\\040b", "/a  b"},
-        {"/a\\04", "/a\\04"},          // too short: kept as is
-        {"/a\\", "/a\\"},
-        {"/a\\400", "/a\\400"},        // not an octal byte: kept as is
-        {"/a\\089", "/a\\089"},
-        {"/a\\x20", "/a\\x20"},
+        {"/a\\040", "/a "},                                                        // escape at the very end
+        {"\\040", " "},         {"/a\\040\\040b", "/a  b"}, {"/a\\04", "/a\\04"},  // too short: kept as is
+        {"/a\\", "/a\\"},       {"/a\\400", "/a\\400"},                            // not an octal byte: kept as is
+        {"/a\\089", "/a\\089"}, {"/a\\x20", "/a\\x20"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.mount_point_field);
@@ -412,13 +403,13 @@ TEST(MountinfoTest, EscapeEdges) {
 TEST(MountinfoTest, Malformed) {
     const std::string_view cases[] = {
         "garbage",
-        "1 0 0:1 / /mnt rw tmpfs tmpfs rw",                 // no separator
-        "1 0 0:1 / /mnt rw -",                              // nothing after the separator
-        "1 0 0:1 / /mnt rw - tmpfs",                        // no source
-        "x 0 0:1 / /mnt rw - tmpfs tmpfs rw",               // mount id not a number
-        "1 y 0:1 / /mnt rw - tmpfs tmpfs rw",               // parent id not a number
-        "1 0 0:1 / /mnt - tmpfs tmpfs rw",                  // no mount options: '-' too early
-        "22 27 0:21 / /proc rw,relatime - proc proc rw\n1", // a good line, then a bad one
+        "1 0 0:1 / /mnt rw tmpfs tmpfs rw",                  // no separator
+        "1 0 0:1 / /mnt rw -",                               // nothing after the separator
+        "1 0 0:1 / /mnt rw - tmpfs",                         // no source
+        "x 0 0:1 / /mnt rw - tmpfs tmpfs rw",                // mount id not a number
+        "1 y 0:1 / /mnt rw - tmpfs tmpfs rw",                // parent id not a number
+        "1 0 0:1 / /mnt - tmpfs tmpfs rw",                   // no mount options: '-' too early
+        "22 27 0:21 / /proc rw,relatime - proc proc rw\n1",  // a good line, then a bad one
         "\0\0\0\0\0\0\0\0\0\0"sv,
     };
     for (auto text : cases) {
@@ -455,10 +446,9 @@ TEST(ProcCgroupsTest, Real) {
     auto r = parse_proc_cgroups(kProcCgroups);
     ASSERT_TRUE(IsOk(r));
     const std::vector<SubsysInfo> expected = {
-        {"cpuset", 3, 1, true},     {"cpu", 1, 1, true},        {"cpuacct", 2, 1, true},
-        {"blkio", 7, 1, true},      {"memory", 4, 23, true},    {"devices", 5, 1, true},
-        {"freezer", 6, 1, true},    {"net_cls", 0, 1, true},    {"perf_event", 0, 1, true},
-        {"net_prio", 0, 1, true},   {"hugetlb", 0, 1, true},    {"pids", 8, 1, true},
+        {"cpuset", 3, 1, true},     {"cpu", 1, 1, true},      {"cpuacct", 2, 1, true}, {"blkio", 7, 1, true},
+        {"memory", 4, 23, true},    {"devices", 5, 1, true},  {"freezer", 6, 1, true}, {"net_cls", 0, 1, true},
+        {"perf_event", 0, 1, true}, {"net_prio", 0, 1, true}, {"hugetlb", 0, 1, true}, {"pids", 8, 1, true},
     };
     EXPECT_EQ(*r, expected);
 }
@@ -471,7 +461,7 @@ TEST(ProcCgroupsTest, Variants) {
     const Case cases[] = {
         {"", {}},
         {"#subsys_name\thierarchy\tnum_cgroups\tenabled\n", {}},
-        {"memory 0 120 0", {{"memory", 0, 120, false}}},                   // disabled (cgroup_disable=memory)
+        {"memory 0 120 0", {{"memory", 0, 120, false}}},  // disabled (cgroup_disable=memory)
         {"cpu  1   4\t1\n\nio 0 1 1\n", {{"cpu", 1, 4, true}, {"io", 0, 1, true}}},
         {"# a comment\nrdma\t0\t1\t1\n", {{"rdma", 0, 1, true}}},
     };
@@ -489,12 +479,9 @@ TEST(ProcCgroupsTest, Malformed) {
         std::string_view message;
     };
     const Case cases[] = {
-        {"cpu 1 1", "line 1 is malformed"},
-        {"cpu 1 1 1 1", "line 1 is malformed"},
-        {"cpu x 1 1", "line 1 is malformed"},
-        {"cpu 1 x 1", "line 1 is malformed"},
-        {"cpu 1 1 yes", "line 1 is malformed"},
-        {"#header\ncpu\t1\t1\t1\nmemory\t4\n", "line 3 is malformed"},
+        {"cpu 1 1", "line 1 is malformed"},     {"cpu 1 1 1 1", "line 1 is malformed"},
+        {"cpu x 1 1", "line 1 is malformed"},   {"cpu 1 x 1", "line 1 is malformed"},
+        {"cpu 1 1 yes", "line 1 is malformed"}, {"#header\ncpu\t1\t1\t1\nmemory\t4\n", "line 3 is malformed"},
         {"\0"sv, "line 1 is malformed"},
     };
     for (const auto& c : cases) {
@@ -512,12 +499,8 @@ TEST(SplitTest, KeepsEmptyFields) {
         Strings fields;
     };
     const Case cases[] = {
-        {"", {""}},
-        {"a", {"a"}},
-        {"a,b", {"a", "b"}},
-        {"a,", {"a", ""}},
-        {",a", {"", "a"}},
-        {"a,,b", {"a", "", "b"}},
+        {"", {""}},        {"a", {"a"}},      {"a,b", {"a", "b"}},
+        {"a,", {"a", ""}}, {",a", {"", "a"}}, {"a,,b", {"a", "", "b"}},
         {",", {"", ""}},
     };
     for (const auto& c : cases) {

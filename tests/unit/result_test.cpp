@@ -63,7 +63,9 @@ Result<std::string> outer(char a, char b) {
 }
 
 // A move-only value passes through CGM_TRY.
-Result<std::unique_ptr<int>> make_ptr(int v) { return std::make_unique<int>(v); }
+Result<std::unique_ptr<int>> make_ptr(int v) {
+    return std::make_unique<int>(v);
+}
 Result<int> deref(int v) {
     auto p = CGM_TRY(make_ptr(v));
     return *p + 1;
@@ -103,8 +105,8 @@ TEST(ResultTest, ValueAndError) {
 TEST(ResultTest, TryPropagation) {
     struct Case {
         char a, b;
-        int steps;        // how many steps ran before returning
-        int value;        // when ok
+        int steps;               // how many steps ran before returning
+        int value;               // when ok
         std::string_view error;  // when not
     };
     const Case cases[] = {
@@ -157,16 +159,17 @@ TEST(ResultTest, FromErrno) {
         ErrorKind kind;
     };
     const Case cases[] = {
-        {EACCES, ErrorKind::AccessDenied},   {EPERM, ErrorKind::AccessDenied},   {EROFS, ErrorKind::AccessDenied},
-        {ENOENT, ErrorKind::NotFound},       {ESRCH, ErrorKind::NotFound},       {ENOTDIR, ErrorKind::NotFound},
+        {EACCES, ErrorKind::AccessDenied},   {EPERM, ErrorKind::AccessDenied},
+        {EROFS, ErrorKind::AccessDenied},    {ENOENT, ErrorKind::NotFound},
+        {ESRCH, ErrorKind::NotFound},        {ENOTDIR, ErrorKind::NotFound},
         {EINVAL, ErrorKind::InvalidArgs},    {ENAMETOOLONG, ErrorKind::InvalidArgs},
         {ELOOP, ErrorKind::InvalidArgs},     {EXDEV, ErrorKind::InvalidArgs},
-        {ENOSPC, ErrorKind::LimitsExceeded}, {EMFILE, ErrorKind::LimitsExceeded}, {EAGAIN, ErrorKind::LimitsExceeded},
-        {E2BIG, ErrorKind::LimitsExceeded},
-        {ENOSYS, ErrorKind::NotSupported},   {EOPNOTSUPP, ErrorKind::NotSupported}, {ENODEV, ErrorKind::NotSupported},
-        {ETIMEDOUT, ErrorKind::Timeout},
-        {EBUSY, ErrorKind::Failed},          {EIO, ErrorKind::Failed},           {EEXIST, ErrorKind::Failed},
-        {0, ErrorKind::Failed},
+        {ENOSPC, ErrorKind::LimitsExceeded}, {EMFILE, ErrorKind::LimitsExceeded},
+        {EAGAIN, ErrorKind::LimitsExceeded}, {E2BIG, ErrorKind::LimitsExceeded},
+        {ENOSYS, ErrorKind::NotSupported},   {EOPNOTSUPP, ErrorKind::NotSupported},
+        {ENODEV, ErrorKind::NotSupported},   {ETIMEDOUT, ErrorKind::Timeout},
+        {EBUSY, ErrorKind::Failed},          {EIO, ErrorKind::Failed},
+        {EEXIST, ErrorKind::Failed},         {0, ErrorKind::Failed},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(fmt::format("errno {} ({})", c.err, std::strerror(c.err)));
@@ -200,9 +203,12 @@ TEST(ResultTest, KindNames) {
         std::string_view name;
     };
     const Case cases[] = {
-        {ErrorKind::AccessDenied, "AccessDenied"},   {ErrorKind::NotFound, "FileNotFound"},
-        {ErrorKind::InvalidArgs, "InvalidArgs"},     {ErrorKind::LimitsExceeded, "LimitsExceeded"},
-        {ErrorKind::NotSupported, "NotSupported"},   {ErrorKind::Timeout, "Timeout"},
+        {ErrorKind::AccessDenied, "AccessDenied"},
+        {ErrorKind::NotFound, "FileNotFound"},
+        {ErrorKind::InvalidArgs, "InvalidArgs"},
+        {ErrorKind::LimitsExceeded, "LimitsExceeded"},
+        {ErrorKind::NotSupported, "NotSupported"},
+        {ErrorKind::Timeout, "Timeout"},
         {ErrorKind::Failed, "Failed"},
     };
     for (const auto& c : cases)

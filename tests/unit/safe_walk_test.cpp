@@ -68,13 +68,13 @@ TEST_P(SafeWalkTest, OpensWhatIsBeneath) {
 }
 
 TEST_P(SafeWalkTest, RefusesEveryWayOut) {
-    EXPECT_NE(errno_of("a/escape", O_PATH | O_DIRECTORY), 0);      // symlink leading out
+    EXPECT_NE(errno_of("a/escape", O_PATH | O_DIRECTORY), 0);  // symlink leading out
     EXPECT_NE(errno_of("a/escape/", O_PATH | O_DIRECTORY), 0);
-    EXPECT_NE(errno_of("a/inner", O_PATH | O_DIRECTORY), 0);       // symlink that stays inside
-    EXPECT_NE(errno_of("a/filelink", O_RDONLY), 0);                // final symlink
-    EXPECT_NE(errno_of("../outside", O_PATH | O_DIRECTORY), 0);     // ".."
+    EXPECT_NE(errno_of("a/inner", O_PATH | O_DIRECTORY), 0);     // symlink that stays inside
+    EXPECT_NE(errno_of("a/filelink", O_RDONLY), 0);              // final symlink
+    EXPECT_NE(errno_of("../outside", O_PATH | O_DIRECTORY), 0);  // ".."
     EXPECT_NE(errno_of("a/../../outside", O_PATH | O_DIRECTORY), 0);
-    EXPECT_EQ(errno_of("/etc", O_PATH | O_DIRECTORY), EINVAL);     // absolute
+    EXPECT_EQ(errno_of("/etc", O_PATH | O_DIRECTORY), EINVAL);  // absolute
     EXPECT_EQ(errno_of("a/missing", O_PATH), ENOENT);
 }
 

@@ -3,14 +3,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/statfs.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,9 +19,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
-#include <functional>
 #include <thread>
 #include <tuple>
 
@@ -52,12 +52,12 @@ void step(fmt::format_string<Args...> f, Args&&... args) {
 // One host hierarchy, as the runner sees it.
 struct HostHierarchy {
     bool unified = false;
-    std::string label;        // "memory", "cpu,cpuacct", "name=systemd", "cgroup2"
-    std::string mount_data;   // v1 mount(2) data (controller tokens only)
-    std::string mount_point;  // where the host has it mounted (first mount)
-    std::string own_path;     // our cgroup in it, from /proc/self/cgroup
-    std::string current;      // host directory of our cgroup
-    std::string dir;          // current + "/" + sandbox name
+    std::string label;          // "memory", "cpu,cpuacct", "name=systemd", "cgroup2"
+    std::string mount_data;     // v1 mount(2) data (controller tokens only)
+    std::string mount_point;    // where the host has it mounted (first mount)
+    std::string own_path;       // our cgroup in it, from /proc/self/cgroup
+    std::string current;        // host directory of our cgroup
+    std::string dir;            // current + "/" + sandbox name
     std::set<std::string> key;  // v1: the controller set; v2: {"0::"}
 };
 
@@ -70,16 +70,19 @@ bool is_line_of(const HostHierarchy& h, const ProcCgroupLine& l) {
 struct Host {
     std::vector<HostHierarchy> hierarchies;
     std::vector<std::string> cgroup_mounts;  // every cgroup/cgroup2 mount point, mountinfo order
-    bool tmpfs_at_root = false;               // /sys/fs/cgroup is a tmpfs
-    std::string self_cgroup;                  // text of /proc/self/cgroup
+    bool tmpfs_at_root = false;              // /sys/fs/cgroup is a tmpfs
+    std::string self_cgroup;                 // text of /proc/self/cgroup
 };
 
-std::set<std::string> to_set(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
+std::set<std::string> to_set(const std::vector<std::string>& v) {
+    return {v.begin(), v.end()};
+}
 
 bool path_under(const std::string& path, const std::string& root) {
     if (root == "/")
         return true;
-    return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
+    return path == root ||
+           (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
 }
 
 Result<Host> discover(const std::string& name) {
@@ -153,8 +156,9 @@ Result<Host> discover(const std::string& name) {
                               "sandboxed; refusing",
                               l.hierarchy_id, fmt::join(l.controllers, ","));
     }
-    bool unified_line = std::any_of(lines.begin(), lines.end(),
-                                    [](const ProcCgroupLine& l) { return l.hierarchy_id == 0 && l.controllers.empty(); });
+    bool unified_line = std::any_of(lines.begin(), lines.end(), [](const ProcCgroupLine& l) {
+        return l.hierarchy_id == 0 && l.controllers.empty();
+    });
     if (!have_v2 && unified_line)
         return make_error(ErrorKind::Failed,
                           "cgroup2 is not mounted, so the unified hierarchy cannot be sandboxed (anything inside "
@@ -359,7 +363,8 @@ bool remove_tree(const std::string& top) {
                 continue;
             }
             if (errno != ENOENT) {
-                complain("cannot open {} below {} ({} levels down): {}", child, top, stack.size(), std::strerror(errno));
+                complain("cannot open {} below {} ({} levels down): {}", child, top, stack.size(),
+                         std::strerror(errno));
                 return false;
             }
             continue;
@@ -367,8 +372,8 @@ bool remove_tree(const std::string& top) {
         Level leaf = std::move(stack.back());
         stack.pop_back();
         leaf.fd.reset();
-        if (!rmdir_at(stack.back().fd.get(), leaf.name, fmt::format("{} below {} ({} levels down)", leaf.name, top,
-                                                                     stack.size())))
+        if (!rmdir_at(stack.back().fd.get(), leaf.name,
+                      fmt::format("{} below {} ({} levels down)", leaf.name, top, stack.size())))
             return false;
     }
     stack.clear();
@@ -447,9 +452,10 @@ Result<void> mount_inside(const Host& host, const std::string& name) {
     for (const auto& h : host.hierarchies) {
         if (host.tmpfs_at_root && h.mount_point.rfind(root_prefix, 0) == 0)
             CGM_TRY(sys::mkdir(h.mount_point, 0755, true));  // inside our own tmpfs only
-        int rc = h.unified ? ::mount("cgroup2", h.mount_point.c_str(), "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr)
-                           : ::mount("cgroup", h.mount_point.c_str(), "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                                     h.mount_data.c_str());
+        int rc = h.unified
+                     ? ::mount("cgroup2", h.mount_point.c_str(), "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr)
+                     : ::mount("cgroup", h.mount_point.c_str(), "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                               h.mount_data.c_str());
         if (rc < 0)
             return errno_error(errno, "mount {} on {}", h.label, h.mount_point);
     }
@@ -459,8 +465,9 @@ Result<void> mount_inside(const Host& host, const std::string& name) {
     auto lines = CGM_TRY(parse_proc_cgroup(CGM_TRY(sys::read_file("/proc/self/cgroup", limits::kMaxProcFileBytes))));
     for (const auto& l : lines)
         if (l.path != "/")
-            return make_error(ErrorKind::Failed, "inside the sandbox {} the cgroup of hierarchy {} reads {} instead of /",
-                              name, l.hierarchy_id, l.path);
+            return make_error(ErrorKind::Failed,
+                              "inside the sandbox {} the cgroup of hierarchy {} reads {} instead of /", name,
+                              l.hierarchy_id, l.path);
     return ok();
 }
 
