@@ -103,9 +103,17 @@ private:
 
     static int on_timeout(sd_event_source*, uint64_t, void* userdata) {
         auto* self = static_cast<ScmExchange*>(userdata);
-        self->log_failure(make_error(ErrorKind::Timeout, "the exchange did not complete within {} ms",
-                                     self->conn_.server().config().scm_timeout_usec / 1000));
-        self->finish();  // no result: the peer is not reading, or never sent its credentials
+        Error e = make_error(ErrorKind::Timeout, "the exchange did not complete within {} ms",
+                             self->conn_.server().config().scm_timeout_usec / 1000);
+        if (self->writing_) {
+            // The peer does not read its results: give up on it.
+            self->log_failure(e);
+            self->finish();
+        } else {
+            // The credentials never came: the failure result (best effort), then close.
+            self->timed_out_ = true;
+            self->fail(e);
+        }
         return 0;
     }
 
@@ -247,9 +255,7 @@ private:
         case ScmMethod::GetPidCgroup: return text(ops->get_pid_cgroup(caller, a.controller, victim_.pid));
         case ScmMethod::GetPidCgroupAbs: return text(ops->get_pid_cgroup_abs(caller, a.controller, victim_.pid));
         case ScmMethod::Create: return existed(ops->create(caller, a.controller, a.cgroup));
-        case ScmMethod::Chown:
-            return status(ops->chown(caller, a.controller, a.cgroup, static_cast<int32_t>(victim_.uid),
-                                     static_cast<int32_t>(victim_.gid)));
+        case ScmMethod::Chown: return status(ops->chown(caller, a.controller, a.cgroup, victim_.uid, victim_.gid));
         case ScmMethod::Chmod: return status(ops->chmod(caller, a.controller, a.cgroup, a.key, a.number));
         case ScmMethod::MovePid: return status(ops->move_pid(caller, a.controller, a.cgroup, victim_.pid));
         case ScmMethod::MovePidAbs: return status(ops->move_pid_abs(caller, a.controller, a.cgroup, victim_.pid));
@@ -316,7 +322,7 @@ private:
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
-                if (errno == EAGAIN) {
+                if (errno == EAGAIN && !timed_out_) {
                     sd_event_source_set_io_events(io_.get(), EPOLLOUT);
                     return;
                 }
@@ -385,6 +391,7 @@ private:
     UniqueFd requestor_pidfd_;
     Ucred victim_;
     bool writing_ = false;
+    bool timed_out_ = false;  // after the timeout, results are sent once, without waiting
     std::deque<Datagram> outbox_;
     pid_t first_sent_pid_ = 0;
 };

@@ -21,8 +21,8 @@
 // Differences from 0.42 (DESIGN §2.4, reference §10.6-7): the whole exchange has a timeout
 // (ServerConfig::scm_timeout_usec); a connection may have only ServerConfig::max_scm_pending
 // exchanges at a time; results that do not fit the socket buffer wait for it to drain instead of
-// being cut short; a bad credential datagram or a timeout still gets the method's failure result
-// before the socket is closed.
+// being cut short (within the timeout); a bad credential datagram, or credentials that never
+// come, still get the method's failure result before the socket is closed.
 #pragma once
 
 #include <systemd/sd-bus.h>

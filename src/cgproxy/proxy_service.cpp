@@ -81,11 +81,11 @@ Result<Existed> ProxyService::create(const Caller& c, std::string_view controlle
         with_host([&](client::Client& h) { return h.create_scm(str(controller), str(cgroup), cred(c.requestor)); }));
 }
 
-Result<void> ProxyService::chown(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t uid,
-                                 int32_t gid) const {
+Result<void> ProxyService::chown(const Caller& c, std::string_view controller, std::string_view cgroup, int64_t uid,
+                                 int64_t gid) const {
     CGM_TRY(admit(c));
     CGM_TRY(same_ns(c, "user", "Chown called from a different user namespace than the proxy's"));
-    if (uid < 0 || gid < 0)
+    if (uid < 0 || gid < 0 || uid >= 0xffffffffLL || gid >= 0xffffffffLL)
         return make_error(ErrorKind::InvalidArgs, "invalid owner {}:{}", uid, gid);
     // The new owner travels as a credential of the proxy itself, so the kernel maps it.
     client::Cred owner{::getpid(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)};

@@ -35,8 +35,8 @@ public:
     Result<std::string> get_pid_cgroup(const Caller& c, std::string_view controller, int32_t pid) const override;
     Result<std::string> get_pid_cgroup_abs(const Caller& c, std::string_view controller, int32_t pid) const override;
     Result<Existed> create(const Caller& c, std::string_view controller, std::string_view cgroup) const override;
-    Result<void> chown(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t uid,
-                       int32_t gid) const override;
+    Result<void> chown(const Caller& c, std::string_view controller, std::string_view cgroup, int64_t uid,
+                       int64_t gid) const override;
     Result<void> chmod(const Caller& c, std::string_view controller, std::string_view cgroup, std::string_view file,
                        int32_t mode) const override;
     Result<void> move_pid(const Caller& c, std::string_view controller, std::string_view cgroup,

@@ -65,8 +65,9 @@ Result<pid_t> victim_pid(int32_t pid) {
     return static_cast<pid_t>(pid);
 }
 
-Result<uid_t> id_arg(int32_t id, std::string_view what) {
-    if (id < 0)
+// A uid or gid: 0 to 4294967294 ((uid_t)-1 means "unchanged" to chown(2), never an owner).
+Result<uid_t> id_arg(int64_t id, std::string_view what) {
+    if (id < 0 || id >= 0xffffffffLL)
         return make_error(ErrorKind::InvalidArgs, "invalid {} {}", what, id);
     return static_cast<uid_t>(id);
 }
@@ -143,8 +144,11 @@ struct OnFailure {
 // Remove the cgroup `name` under parent_fd and everything below it, children first. Returns
 // whether it is gone.
 Result<bool> remove_tree(const CgroupBackend& be, int parent_fd, const std::string& name, const CgroupPath& at,
-                         const OnFailure& on_failure, size_t depth = 0) {
+                         const OnFailure& on_failure, size_t& budget, size_t depth = 0) {
     const bool stop = !on_failure.left;
+    if (budget == 0)
+        return make_error(ErrorKind::LimitsExceeded, "more than {} cgroups below the target", limits::kMaxWalkCgroups);
+    --budget;
     if (depth > limits::kMaxWalkDepth) {
         if (stop)
             return make_error(ErrorKind::LimitsExceeded, "the subtree is deeper than {} levels at {}",
@@ -169,7 +173,7 @@ Result<bool> remove_tree(const CgroupBackend& be, int parent_fd, const std::stri
     for (const auto& child : *children) {
         if (be.is_hidden_child(child))
             continue;
-        CGM_TRY(remove_tree(be, fd->get(), child, at.child(child), on_failure, depth + 1));
+        CGM_TRY(remove_tree(be, fd->get(), child, at.child(child), on_failure, budget, depth + 1));
     }
     auto r = be.before_remove(fd->get());
     if (r)
@@ -460,8 +464,8 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
     return any_existed ? Existed::Yes : Existed::No;
 }
 
-Result<void> Operations::chown(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t uid,
-                               int32_t gid) const {
+Result<void> Operations::chown(const Caller& c, std::string_view controller, std::string_view cgroup, int64_t uid,
+                               int64_t gid) const {
     Call call(*this, c);
     CGM_TRY(call.require_same_ns("user", "Chown called from a different user namespace; use ChownScm through a proxy"));
     auto hs = CGM_TRY(table_.resolve(controller));
@@ -754,8 +758,9 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
     for (auto& p : planned) {
         if (!p.parent)
             continue;
+        size_t budget = limits::kMaxWalkCgroups;
         CGM_TRY(in_hierarchy(
-            *p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path, OnFailure{})));
+            *p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path, OnFailure{}, budget)));
         existed = true;
     }
     return existed ? Existed::Yes : Existed::No;
@@ -887,14 +892,15 @@ Result<void> Operations::prune(const Caller& c, std::string_view controller, std
                 if (!at.empty())
                     (void)mark_or_watch(*h, dir_fd, at);
             }};
+            size_t budget = limits::kMaxWalkCgroups;
             if (!path.empty()) {
                 auto parent = CGM_TRY(cgfs::open_cgroup(h->root.get(), path.parent()));
-                CGM_TRY(remove_tree(*h->backend, parent.get(), std::string(path.name()), path, keep_busy));
+                CGM_TRY(remove_tree(*h->backend, parent.get(), std::string(path.name()), path, keep_busy, budget));
                 return ok();
             }
             for (const auto& name : CGM_TRY(cgfs::child_dirs(fd.get())))  // the root itself stays
                 if (!h->backend->is_hidden_child(name))
-                    CGM_TRY(remove_tree(*h->backend, fd.get(), name, path.child(name), keep_busy));
+                    CGM_TRY(remove_tree(*h->backend, fd.get(), name, path.child(name), keep_busy, budget));
             return ok();
         };
         auto res = run();

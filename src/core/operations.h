@@ -60,8 +60,8 @@ public:
     Result<Existed> create(const Caller& c, std::string_view controller, std::string_view cgroup) const override;
     /// Give a cgroup below the requestor's (directory plus the delegated files) to uid:gid.
     /// The requestor must be root in its user namespace; plain calls need the daemon's userns.
-    Result<void> chown(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t uid,
-                       int32_t gid) const override;
+    Result<void> chown(const Caller& c, std::string_view controller, std::string_view cgroup, int64_t uid,
+                       int64_t gid) const override;
     /// chmod a cgroup directory (file "") or one file of it.
     Result<void> chmod(const Caller& c, std::string_view controller, std::string_view cgroup, std::string_view file,
                        int32_t mode) const override;

@@ -40,8 +40,8 @@ public:
     virtual Result<std::string> get_pid_cgroup(const Caller& c, std::string_view controller, int32_t pid) const = 0;
     virtual Result<std::string> get_pid_cgroup_abs(const Caller& c, std::string_view controller, int32_t pid) const = 0;
     virtual Result<Existed> create(const Caller& c, std::string_view controller, std::string_view cgroup) const = 0;
-    virtual Result<void> chown(const Caller& c, std::string_view controller, std::string_view cgroup, int32_t uid,
-                               int32_t gid) const = 0;
+    virtual Result<void> chown(const Caller& c, std::string_view controller, std::string_view cgroup, int64_t uid,
+                               int64_t gid) const = 0;
     virtual Result<void> chmod(const Caller& c, std::string_view controller, std::string_view cgroup,
                                std::string_view file, int32_t mode) const = 0;
     virtual Result<void> move_pid(const Caller& c, std::string_view controller, std::string_view cgroup,

@@ -46,7 +46,8 @@ void install_release_agents(const std::vector<std::shared_ptr<Hierarchy>>& hiera
         auto current = cgfs::read_file(h->root.get(), "release_agent", 4096);
         if (!current)
             continue;  // not a hierarchy root of the host (a cgroup namespace): nothing to set
-        const std::string link = dir + "/cgm-release-agent." + h->dir_name;
+        // The agent finds the hierarchy in its own name: a controller token the daemon resolves.
+        const std::string link = dir + "/cgm-release-agent." + h->controllers.front();
         std::string existing = trimmed(*current);
         if (!existing.empty() && existing != link) {
             warnings.push_back(

@@ -5,7 +5,7 @@ variants for the protocol-abuse tests.
 
 usage: scm_client.py SOCKET METHOD [ARG...] [--victim PID] [--owner UID:GID] [--abuse MODE]
   METHOD is the plain name (Create, GetTasks, ...); ARGs are its arguments before the socket.
-  --abuse not-a-socket | stream | extra-datagrams | close-after-count | silent-N
+  --abuse not-a-socket | stream | extra-datagrams | close-after-count | silent-N | no-creds
 Output: "OK" and the result one item per line, or "ERR <name or ->" and the message.
 """
 import os
@@ -128,6 +128,10 @@ def main():
     me = (os.getpid(), os.getuid(), os.getgid())
     if recv(near) != b"1":
         out(False, ["no kick"])
+    if abuse == "no-creds":
+        # Send nothing: the daemon gives up after its timeout and says so.
+        result = recv(near)
+        out(False, ["result %r" % result, detail(near)])
     send_cred(near, *me)
     if abuse == "extra-datagrams":
         send_cred(near, *me)

@@ -188,6 +188,11 @@ TEST_F(ScmTest, ProtocolAbuse) {
     EXPECT_EQ(stream.error, "org.freedesktop.DBus.Error.InvalidArgs") << stream.raw;
     EXPECT_NE(stream.raw.find("unix datagram socket"), std::string::npos);
     EXPECT_FALSE(exists(fs("memory", "x")));
+    // Credentials that never come: the failure result and the reason, after the timeout.
+    auto none = py({"Create", "memory", "x", "--abuse", "no-creds"});
+    EXPECT_NE(none.raw.find("result b'0'"), std::string::npos) << none.raw;
+    EXPECT_NE(none.raw.find("Timeout"), std::string::npos) << none.raw;
+    EXPECT_NE(none.raw.find("did not complete within 500 ms"), std::string::npos) << none.raw;
     // Extra credential datagrams are ignored.
     EXPECT_ANSWER(py({"Create", "memory", "x", "--abuse", "extra-datagrams"}), "-1\n");
     // A client that closes after the count of a task list: the daemon keeps serving.
