@@ -87,7 +87,9 @@ std::string program_name(const char* argv0) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int real_main(int argc, char** argv) {
     const std::string prog = program_name(argv[0]);
     CLI::App app{"cgm: manage cgroups through the cgmanager daemon", prog};
     app.require_subcommand(1);
@@ -451,4 +453,15 @@ int main(int argc, char** argv) {
         return 1;
     }
     return action(**client);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return real_main(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", "cgm", e.what());
+        return 1;
+    }
 }

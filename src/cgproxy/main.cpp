@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -159,7 +160,9 @@ int run(const Options& opt) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int real_main(int argc, char** argv) {
     CLI::App app{"cgproxy: serve the cgmanager API inside a container by forwarding to the host's cgmanager"};
     Options opt;
     app.set_version_flag("--version", std::string(CGM_VERSION));
@@ -179,4 +182,15 @@ int main(int argc, char** argv) {
     app.add_flag("--debug", opt.debug, "Log debug messages");
     CLI11_PARSE(app, argc, argv);
     return run(opt);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return real_main(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", "cgproxy", e.what());
+        return 1;
+    }
 }

@@ -5,10 +5,10 @@
 // The kernel runs a hierarchy's release_agent when a cgroup with notify_on_release empties; it
 // passes only the cgroup's path, so each hierarchy gets its own link
 // <rundir>/agents/cgm-release-agent.<controller> (its first controller: memory, cpu, name=systemd)
-// to the agent binary, which finds the hierarchy in its own name. The agent is installed on the hierarchies the daemon mounted itself, and on premounted
-// ones named by --allow-autoremove-premounted when --autoremove-premounted-set-release-agent is
-// given and their release_agent is empty. Everywhere else (a release agent of someone else's, a
-// cgroup namespace where the file does not exist) the daemon's Reaper does the removals.
+// to the agent binary, which finds the hierarchy in its own name. The agent is installed on the hierarchies the daemon
+// mounted itself, and on premounted ones named by --allow-autoremove-premounted when
+// --autoremove-premounted-set-release-agent is given and their release_agent is empty. Everywhere else (a release agent
+// of someone else's, a cgroup namespace where the file does not exist) the daemon's Reaper does the removals.
 #pragma once
 
 #include <string>

@@ -189,12 +189,15 @@ void snapshot_dir(const std::string& path, const std::string& rel, bool top, Sna
             continue;
         if (top && is_sandbox_name(n))
             continue;  // sandboxes (ours included) are checked separately
-        std::string p = path + "/" + n;
+        std::string p = path;
+        p.append("/").append(n);
         struct stat st {};
         if (::lstat(p.c_str(), &st) < 0)
             continue;
-        out[rel + "/" + n] = {st.st_uid, st.st_gid, st.st_mode};
-        snapshot_dir(p, rel + "/" + n, false, out);
+        std::string key = rel;
+        key.append("/").append(n);
+        out[key] = {st.st_uid, st.st_gid, st.st_mode};
+        snapshot_dir(p, key, false, out);
     }
     ::closedir(d);
 }
@@ -267,7 +270,7 @@ std::string first_subdir(int dir_fd) {
     }
     std::string name;
     while (struct dirent* e = ::readdir(d))
-        if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) {
+        if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
             name = e->d_name;
             break;
         }
@@ -297,7 +300,7 @@ bool walk_fds(const std::string& top, const std::function<bool(int)>& visit) {
             continue;
         }
         while (struct dirent* e = ::readdir(d)) {
-            if (e->d_type != DT_DIR || !std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, ".."))
+            if (e->d_type != DT_DIR || std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0)
                 continue;
             int c = ::openat(cur.get(), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (c >= 0)
