@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <string>
@@ -317,6 +318,12 @@ private:
                 else if (n >= 0 && first_sent_pid_ == 0)
                     first_sent_pid_ = d.cred_pid;
             } else {
+                if (d.bytes.size() > 65536) {
+                    // A long value or list goes as one datagram: make room for it (root may exceed
+                    // the default buffer size).
+                    int want = static_cast<int>(std::min<size_t>(d.bytes.size() * 2 + 4096, 64u << 20));
+                    (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want);
+                }
                 n = ::send(fd_.get(), d.bytes.data(), d.bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
             }
             if (n < 0) {

@@ -23,27 +23,44 @@ Result<Existed> existed(Result<int32_t> r) {
 
 }  // namespace
 
+namespace {
+
+// An error that says the connection itself broke (not a refusal from the host's daemon).
+bool transport_error(const Error& e) {
+    return e.name.rfind("System.Error.", 0) == 0 || e.name == "org.freedesktop.DBus.Error.Disconnected" ||
+           e.name == "org.freedesktop.DBus.Error.NoServer";
+}
+
+}  // namespace
+
 template <typename F>
 auto ProxyService::with_host(F&& f) const -> decltype(f(std::declval<client::Client&>())) {
-    client::Client* c = nullptr;
-    {
-        std::lock_guard lock(mu_);
-        auto& slot = clients_[std::this_thread::get_id()];
-        if (!slot) {
-            auto made = client::Client::connect({host_socket_, timeout_});
-            if (!made)
-                return make_error(ErrorKind::Failed, "the host's cgmanager is not reachable: {}", made.error().message);
-            slot = std::move(made).value();
+    // Two tries: a connection that broke since the last call (the host daemon restarted) fails at
+    // once, before anything reached the host, and is replaced by a fresh one.
+    for (int attempt = 0;; ++attempt) {
+        client::Client* c = nullptr;
+        {
+            std::lock_guard lock(mu_);
+            auto& slot = clients_[std::this_thread::get_id()];
+            if (!slot) {
+                auto made = client::Client::connect({host_socket_, timeout_});
+                if (!made)
+                    return make_error(ErrorKind::Failed, "the host's cgmanager is not reachable: {}",
+                                      made.error().message);
+                slot = std::move(made).value();
+            }
+            c = slot.get();
         }
-        c = slot.get();
+        auto result = f(*c);
+        if (result || !transport_error(result.error()))
+            return result;
+        {
+            std::lock_guard lock(mu_);
+            clients_.erase(std::this_thread::get_id());
+        }
+        if (attempt == 1)
+            return result;
     }
-    auto result = f(*c);
-    // A refusal from the host carries an error name; anything else may be a broken connection.
-    if (!result && result.error().name.empty() && !c->ping()) {
-        std::lock_guard lock(mu_);
-        clients_.erase(std::this_thread::get_id());
-    }
-    return result;
 }
 
 Result<void> ProxyService::admit(const Caller& c) const {

@@ -98,9 +98,16 @@ public:
                 continue;
             if (n <= 0)
                 continue;
-            char buf[65536];
+            // Size the datagram first: values and lists can be large, and must arrive whole.
+            ssize_t size = ::recv(near_, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+            if (size < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                    continue;
+                return errno_error(errno, "reading the credential socket");
+            }
+            std::string buf(static_cast<size_t>(size) + 1, '\0');
             alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct ucred))];
-            struct iovec iov = {buf, sizeof buf};
+            struct iovec iov = {buf.data(), buf.size()};
             struct msghdr msg {};
             msg.msg_iov = &iov;
             msg.msg_iovlen = 1;
@@ -113,7 +120,8 @@ public:
                 return errno_error(errno, "reading the credential socket");
             }
             if (msg.msg_flags & MSG_TRUNC)
-                return make_error(ErrorKind::Failed, "a datagram from the daemon was larger than {} bytes", sizeof buf);
+                return make_error(ErrorKind::Failed, "a datagram from the daemon was cut short");
+            buf.resize(static_cast<size_t>(got));
             if (cred_pid) {
                 *cred_pid = 0;
                 for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
@@ -124,7 +132,7 @@ public:
                         *cred_pid = uc.pid;
                     }
             }
-            return std::string(buf, static_cast<size_t>(got));
+            return buf;
         }
     }
 

@@ -32,7 +32,7 @@ mount --bind "$HOSTDIR" /sys/fs/cgroup/cgmanager || exit 12
 "$CGPROXY" --verbose >/dev/null 2>&1 &
 P=$!
 i=0
-until [ -S /sys/fs/cgroup/cgmanager/sock ] && "$CGM" ping 2>/dev/null; do
+until [ -S /sys/fs/cgroup/cgmanager.lower/sock ] && [ -S /sys/fs/cgroup/cgmanager/sock ] && "$CGM" ping 2>/dev/null; do
   i=$((i + 1)); [ $i -gt 400 ] && { echo "proxy did not come up"; exit 13; }; sleep 0.02
 done
 check() { name=$1; shift; out=$("$@" 2>&1); echo "$name [$?]: $(printf %s "$out" | tr '\n' '|')"; }
@@ -173,6 +173,19 @@ TEST_F(ProxyTest, ReconnectsToTheHostWithoutFreezing) {
     ASSERT_TRUE(up) << read_text("/run/cgmtest/proxy.log");
     EXPECT_EQ(cgm({"create", "memory", "first"}).status, 0);
     EXPECT_TRUE(exists(fs("memory", "first")));
+    // Long values come through whole (0.42's proxy cut them at 4096 bytes): a tasks file of 1201
+    // threads.
+    ASSERT_EQ(::mkdir(fs("pids", "many").c_str(), 0755), 0);
+    As holder;
+    holder.threads = 1200;
+    holder.join = {fs("pids", "many")};
+    auto& threads = keep(Child::spawn(holder));
+    auto tasks = cgm({"getvalue", "pids", "many", "tasks"});
+    EXPECT_EQ(tasks.status, 0) << tasks.err;
+    EXPECT_GT(tasks.out.size(), 4096u);
+    EXPECT_EQ(std::count(tasks.out.begin(), tasks.out.end(), '\n'), 1201);
+    EXPECT_EQ(tasks.out + "", read_text(fs("pids", "many/tasks")));
+    (void)threads;
     // The host goes away.
     EXPECT_EQ(daemon().stop(), 0);
     auto t0 = std::chrono::steady_clock::now();
