@@ -190,6 +190,18 @@ Result<bool> remove_tree(const CgroupBackend& be, int parent_fd, const std::stri
     return be.before_remove(fd->get()).ok() && cgfs::rmdir_child(parent_fd, name).ok();
 }
 
+// Remove the cgroup `at` (open as dir_fd, under parent_fd), which has no child cgroups.
+Result<void> remove_leaf(const CgroupBackend& be, int parent_fd, int dir_fd, const CgroupPath& at) {
+    auto r = be.before_remove(dir_fd);
+    if (r)
+        r = cgfs::rmdir_child(parent_fd, std::string(at.name()));
+    if (r || r.error().sys_errno == ENOENT)
+        return ok();
+    if (r.error().sys_errno == EBUSY)
+        return make_error(ErrorKind::Failed, "cgroup {} is busy", at.absolute());
+    return std::move(r).error().with_context(at.absolute());
+}
+
 // Run `plan` for each hierarchy; a hierarchy where the caller is only not allowed (AccessDenied)
 // is skipped. Fails when a plan fails otherwise, or when every hierarchy was skipped.
 template <typename P>
@@ -430,10 +442,15 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
             auto init = h.backend->init_new_cgroup(h, cur.get(), fd.get());
             if (!init)
                 return std::move(init).error().with_context("setting up " + at.absolute());
-            // The creator owns the new cgroup and every file in it (reference §4.2 Create).
-            CGM_TRY(cgfs::chown_fd(fd.get(), r.cred.uid, r.cred.gid));
-            for (const auto& name : CGM_TRY(sys::list_dir(fd.get(), sys::EntryType::Any)))
-                CGM_TRY(cgfs::chown_at(fd.get(), name, r.cred.uid, r.cred.gid));
+            // The creator owns the new cgroup and every file in it (reference §4.2 Create). The
+            // kernel gives the directory and its files one owner, ours; when that is already the
+            // creator (root callers), there is nothing to change.
+            auto st = CGM_TRY(sys::fstat(fd.get()));
+            if (st.st_uid != r.cred.uid || st.st_gid != r.cred.gid) {
+                CGM_TRY(cgfs::chown_fd(fd.get(), r.cred.uid, r.cred.gid));
+                for (const auto& name : CGM_TRY(sys::list_dir(fd.get(), sys::EntryType::Any)))
+                    CGM_TRY(cgfs::chown_at(fd.get(), name, r.cred.uid, r.cred.gid));
+            }
             cur = std::move(fd);
         }
         return existed;
@@ -713,6 +730,7 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
         const Hierarchy* h;
         UniqueFd parent;  // invalid when the cgroup does not exist in this hierarchy
         CgroupPath path;
+        UniqueFd target;  // the cgroup itself, when it exists
     };
     std::optional<Error> denied;
     auto planned = CGM_TRY(plan_each<Planned>(
@@ -721,30 +739,32 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
             auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
             auto parent = cgfs::open_cgroup(h.root.get(), path.parent());
             if (!parent && parent.error().kind == ErrorKind::NotFound)
-                return Planned{&h, UniqueFd(), path};
+                return Planned{&h, UniqueFd(), path, UniqueFd()};
             auto pfd = CGM_TRY(std::move(parent));
             auto target = open_child_dir(pfd.get(), std::string(path.name()), path);
             if (!target) {
                 if (target.error().sys_errno == ENOENT || target.error().sys_errno == ENOTDIR)
-                    return Planned{&h, UniqueFd(), path};
+                    return Planned{&h, UniqueFd(), path, UniqueFd()};
                 return std::move(target).error().with_context(path.absolute());
             }
             CGM_TRY(require_access(r, pfd.get(), Access::Write, "cgroup " + path.parent().absolute()));
             // Refuse now, with nothing removed, what the kernel would refuse halfway.
-            size_t budget = limits::kMaxWalkCgroups;
-            CGM_TRY(visit_tree(
-                *h.backend, target->get(), path, budget, false, [&](int fd, const CgroupPath& at) -> Result<void> {
-                    if (!CGM_TRY(h.backend->read_tasks(fd)).empty())
-                        return make_error(ErrorKind::Failed, "cgroup {} still has tasks", at.absolute());
-                    if (!recursive && at == path) {
-                        for (const auto& child : CGM_TRY(cgfs::child_dirs(fd)))
-                            if (!h.backend->is_hidden_child(child))
-                                return make_error(ErrorKind::Failed,
-                                                  "cgroup {} has child cgroups; use a recursive remove", at.absolute());
-                    }
-                    return ok();
-                }));
-            return Planned{&h, std::move(pfd), path};
+            auto check_tasks = [&](int fd, const CgroupPath& at) -> Result<void> {
+                if (!CGM_TRY(h.backend->read_tasks(fd)).empty())
+                    return make_error(ErrorKind::Failed, "cgroup {} still has tasks", at.absolute());
+                return ok();
+            };
+            if (recursive) {
+                size_t budget = limits::kMaxWalkCgroups;
+                CGM_TRY(visit_tree(*h.backend, target->get(), path, budget, false, check_tasks));
+            } else {
+                CGM_TRY(check_tasks(target->get(), path));
+                for (const auto& child : CGM_TRY(cgfs::child_dirs(target->get())))
+                    if (!h.backend->is_hidden_child(child))
+                        return make_error(ErrorKind::Failed, "cgroup {} has child cgroups; use a recursive remove",
+                                          path.absolute());
+            }
+            return Planned{&h, std::move(pfd), path, std::move(target).value()};
         },
         &denied));
     // Where the cgroup exists in no hierarchy but one refused the caller, it may well exist there:
@@ -758,9 +778,14 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
     for (auto& p : planned) {
         if (!p.parent)
             continue;
-        size_t budget = limits::kMaxWalkCgroups;
-        CGM_TRY(in_hierarchy(
-            *p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path, OnFailure{}, budget)));
+        if (recursive) {
+            size_t budget = limits::kMaxWalkCgroups;
+            CGM_TRY(in_hierarchy(*p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path,
+                                                   OnFailure{}, budget)));
+        } else {
+            // Checked above to have no children: only the cgroup itself goes.
+            CGM_TRY(in_hierarchy(*p.h, remove_leaf(*p.h->backend, p.parent.get(), p.target.get(), p.path)));
+        }
         existed = true;
     }
     return existed ? Existed::Yes : Existed::No;

@@ -110,30 +110,31 @@ Result<void> write_file(const std::string& path, std::string_view data) {
 }
 
 Result<std::vector<std::string>> list_dir(int dirfd, EntryType type) {
-    int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
+    // getdents64 on a fresh descriptor: what fdopendir/readdir do, without their fstat and fcntl
+    // calls (this runs on every Create, Remove and ListChildren).
+    UniqueFd fd(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd)
         return errno_error(errno, "open directory");
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-        int err = errno;
-        ::close(fd);
-        return errno_error(err, "fdopendir");
-    }
+    alignas(struct dirent64) char buf[32768];
     std::vector<std::string> names;
-    errno = 0;
-    while (struct dirent* e = ::readdir(d)) {
-        std::string_view name = e->d_name;
-        if (name == "." || name == "..")
-            continue;
-        if ((type == EntryType::Directory && e->d_type != DT_DIR) ||
-            (type == EntryType::Regular && e->d_type != DT_REG))
-            continue;
-        names.emplace_back(name);
+    for (;;) {
+        ssize_t n = ::getdents64(fd.get(), buf, sizeof buf);
+        if (n < 0)
+            return errno_error(errno, "read directory");
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            const auto* e = reinterpret_cast<const struct dirent64*>(buf + off);
+            off += e->d_reclen;
+            std::string_view name = e->d_name;
+            if (name == "." || name == "..")
+                continue;
+            if ((type == EntryType::Directory && e->d_type != DT_DIR) ||
+                (type == EntryType::Regular && e->d_type != DT_REG))
+                continue;
+            names.emplace_back(name);
+        }
     }
-    int err = errno;
-    ::closedir(d);
-    if (err != 0)
-        return errno_error(err, "readdir");
     return names;
 }
 
