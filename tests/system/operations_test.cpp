@@ -77,6 +77,29 @@ TEST_P(PerHierarchy, CreateIsRelativeToTheRequestorEvenWithALeadingSlash) {
     EXPECT_FALSE(exists(at("x")));
 }
 
+// Root with another group: the kernel made the files root:root, so the group must still change.
+TEST_P(PerHierarchy, CreatedCgroupFilesTakeTheGroupOfARootCreator) {
+    auto& root_staff = keep(Child::as_user(0, 1000));
+    ASSERT_OK(ops().create(root_staff.caller(), ctrl(), "grouped"));
+    EXPECT_EQ(stat_of(at("grouped")).st_gid, 1000u);
+    size_t files = 0;
+    for (const auto& name : files_in(at("grouped"))) {
+        EXPECT_EQ(stat_of(at("grouped/" + name)).st_uid, 0u) << name;
+        EXPECT_EQ(stat_of(at("grouped/" + name)).st_gid, 1000u) << name;
+        ++files;
+    }
+    EXPECT_GT(files, 2u);
+}
+
+// Root creating as root: the kernel's owner is already right; every file stays root:root.
+TEST_P(PerHierarchy, CreatedCgroupOfRootIsRootsThroughout) {
+    ASSERT_OK(ops().create(self_caller(), ctrl(), "rootowned"));
+    for (const auto& name : files_in(at("rootowned"))) {
+        EXPECT_EQ(stat_of(at("rootowned/" + name)).st_uid, 0u) << name;
+        EXPECT_EQ(stat_of(at("rootowned/" + name)).st_gid, 0u) << name;
+    }
+}
+
 TEST_P(PerHierarchy, CreatedCgroupAndAllItsFilesBelongToTheCreator) {
     make_dir(at("home"));
     ASSERT_OK(ops().chown(self_caller(), ctrl(), "home", 1000, 1000));
