@@ -86,8 +86,10 @@ public:
     Result<std::vector<Key>> list_keys(const std::string& controller, const std::string& cgroup);
 
     // ---- *Scm methods: the requestor (and victim) travel as kernel-checked credentials ----------
-    // The daemon's failure results carry no reason (the protocol has none): they come back as
-    // Error{kind Failed, name ""}; a D-Bus error before the exchange keeps its name and message.
+    // A failure result comes with the reason our daemon sends after it (the trailing ERROR
+    // datagram, docs/dbus-api.md): its error name in Error::name and its message. A daemon that
+    // sends no reason (CGManager 0.42) gives Error{kind Failed, name ""}. A D-Bus error before
+    // the exchange keeps its name and message.
     Result<std::string> get_pid_cgroup_scm(const std::string& controller, const Cred& requestor, pid_t victim);
     Result<std::string> get_pid_cgroup_abs_scm(const std::string& controller, const Cred& requestor, pid_t victim);
     Result<int32_t> create_scm(const std::string& controller, const std::string& cgroup, const Cred& requestor);

@@ -40,10 +40,36 @@ bool openat2_usable() {
     return s == 0;
 }
 
+// The id of the mount `fd` is on: statx (Linux 5.8), else /proc/self/fdinfo (3.15). A bind mount
+// of a directory of the same filesystem keeps st_dev; only the mount id tells it apart.
+Result<uint64_t> mount_id(int fd) {
+    struct statx sx {};
+    if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID))
+        return static_cast<uint64_t>(sx.stx_mnt_id);
+    auto info = sys::read_file("/proc/self/fdinfo/" + std::to_string(fd), 4096);
+    if (!info)
+        return std::move(info).error();
+    std::string_view text = *info;
+    size_t at = text.find("mnt_id:");
+    if (at == std::string_view::npos)
+        return make_error(ErrorKind::Failed, "no mnt_id in /proc/self/fdinfo/{}", fd);
+    text.remove_prefix(at + 7);
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+        text.remove_prefix(1);
+    uint64_t id = 0;
+    size_t digits = 0;
+    for (; digits < text.size() && text[digits] >= '0' && text[digits] <= '9'; ++digits)
+        id = id * 10 + static_cast<uint64_t>(text[digits] - '0');
+    if (digits == 0)
+        return make_error(ErrorKind::Failed, "unreadable mnt_id in /proc/self/fdinfo/{}", fd);
+    return id;
+}
+
 Result<UniqueFd> open_fallback(int rootfd, const std::string& rel, int flags) {
     struct stat root_st {};
     if (::fstatat(rootfd, "", &root_st, AT_EMPTY_PATH) < 0)
         return errno_error(errno, "stat hierarchy root");
+    const uint64_t root_mnt = CGM_TRY(mount_id(rootfd));
     if (rel == "." || rel.empty())
         return sys::openat(rootfd, ".", flags | O_NOFOLLOW);
     UniqueFd cur;
@@ -71,7 +97,7 @@ Result<UniqueFd> open_fallback(int rootfd, const std::string& rel, int flags) {
             return errno_error(errno, "stat {}", rel);
         if (S_ISLNK(st.st_mode))
             return errno_error(ELOOP, "open {}", rel);
-        if (st.st_dev != root_st.st_dev)
+        if (st.st_dev != root_st.st_dev || CGM_TRY(mount_id(fd)) != root_mnt)
             return errno_error(EXDEV, "open {}", rel);
         if (last)
             return next;
@@ -81,17 +107,17 @@ Result<UniqueFd> open_fallback(int rootfd, const std::string& rel, int flags) {
     }
 }
 
-}  // namespace
-
-void set_openat2_disabled(bool disabled) {
-    g_openat2_state.store(disabled ? 1 : 0, std::memory_order_relaxed);
+// What a path that meets a symlink or a mount point on the way is: not the caller's to follow.
+Result<UniqueFd> refuse_crossings(Result<UniqueFd> r, const std::string& rel) {
+    if (r || (r.error().sys_errno != ELOOP && r.error().sys_errno != EXDEV))
+        return r;
+    const char* what = r.error().sys_errno == ELOOP ? "symlink" : "mount point";
+    return Error(ErrorKind::AccessDenied,
+                 fmt::format("'{}' is or lies below a {}, which is not followed", rel.empty() ? "." : rel, what),
+                 r.error().sys_errno);
 }
 
-bool openat2_disabled() {
-    return !openat2_usable();
-}
-
-Result<UniqueFd> open_beneath(int rootfd, const std::string& rel, int flags) {
+Result<UniqueFd> open_beneath_unchecked(int rootfd, const std::string& rel, int flags) {
     if (!rel.empty() && rel.front() == '/')
         return Error(ErrorKind::InvalidArgs, "path '" + rel + "' is absolute", EINVAL);
     if (openat2_usable()) {
@@ -112,6 +138,20 @@ Result<UniqueFd> open_beneath(int rootfd, const std::string& rel, int flags) {
         g_openat2_state.store(1, std::memory_order_relaxed);
     }
     return open_fallback(rootfd, rel, flags);
+}
+
+}  // namespace
+
+void set_openat2_disabled(bool disabled) {
+    g_openat2_state.store(disabled ? 1 : 0, std::memory_order_relaxed);
+}
+
+bool openat2_disabled() {
+    return !openat2_usable();
+}
+
+Result<UniqueFd> open_beneath(int rootfd, const std::string& rel, int flags) {
+    return refuse_crossings(open_beneath_unchecked(rootfd, rel, flags), rel);
 }
 
 }  // namespace cgm

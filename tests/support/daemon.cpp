@@ -46,8 +46,8 @@ std::unique_ptr<Daemon> Daemon::start(Config config) {
     if (::bind(d->notify_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
         ADD_FAILURE() << "bind " << d->notify_path_ << ": " << std::strerror(errno);
 
-    std::vector<std::string> argv = {CGM_DAEMON_BINARY, "--debug", "--rundir",
-                                     config.rundir.empty() ? fmt::format("/run/cgmtest/rundir{}", n) : config.rundir};
+    d->rundir_ = config.rundir.empty() ? fmt::format("/run/cgmtest/rundir{}", n) : config.rundir;
+    std::vector<std::string> argv = {CGM_DAEMON_BINARY, "--debug", "--rundir", d->rundir_};
     if (!config.no_socket_arg) {
         argv.push_back("--socket");
         argv.push_back(d->socket_);
@@ -62,6 +62,8 @@ std::unique_ptr<Daemon> Daemon::start(Config config) {
         ::dup2(null, 0);
         ::dup2(null, 1);
         ::setenv("NOTIFY_SOCKET", d->notify_path_.c_str(), 1);
+        for (const auto& [k, v] : config.env)
+            ::setenv(k.c_str(), v.c_str(), 1);
         std::vector<char*> args;
         for (auto& a : argv)
             args.push_back(a.data());

@@ -18,11 +18,12 @@ namespace cgm::test {
 class Daemon {
 public:
     struct Config {
-        std::vector<std::string> args;  ///< extra arguments
-        std::string socket;             ///< --socket (empty: a fresh path under /run/cgmtest)
-        bool no_socket_arg = false;     ///< do not pass --socket (the default path rule applies)
-        bool expect_ready = true;       ///< wait for READY=1 (else: for the process to exit)
-        std::string rundir;             ///< --rundir (empty: a fresh one under /run/cgmtest)
+        std::vector<std::string> args;                         ///< extra arguments
+        std::string socket;                                    ///< --socket (empty: a fresh path under /run/cgmtest)
+        bool no_socket_arg = false;                            ///< do not pass --socket (the default path rule applies)
+        bool expect_ready = true;                              ///< wait for READY=1 (else: for the process to exit)
+        std::string rundir;                                    ///< --rundir (empty: a fresh one under /run/cgmtest)
+        std::vector<std::pair<std::string, std::string>> env;  ///< extra environment
 
         static Config with_args(std::vector<std::string> a) {
             Config c;
@@ -40,6 +41,8 @@ public:
     bool ready() const { return ready_; }
     const std::string& socket() const { return socket_; }
     std::string address() const { return "unix:path=" + socket_; }
+    /// --rundir: the hierarchies are mounted at <rundir>/fs/<name> in the daemon's mount namespace.
+    const std::string& rundir() const { return rundir_; }
     /// Send a signal and wait for the exit status (128 + signal if it died of one; -1 on timeout).
     int stop(int sig = SIGTERM, int timeout_ms = 10000);
     /// The exit status of a daemon that exited by itself (waits up to timeout_ms).
@@ -56,6 +59,7 @@ private:
     bool ready_ = false;
     int status_ = -1;
     std::string socket_;
+    std::string rundir_;
     std::string log_path_;
     int notify_fd_ = -1;
     std::string notify_path_;

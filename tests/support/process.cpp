@@ -7,7 +7,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -146,6 +148,64 @@ std::unique_ptr<Child> Child::spawn(const As& as) {
     });
     auto child = std::unique_ptr<Child>(new Child(s.pid, as.uid, as.gid));
     child->go_fd_ = s.go;
+    return child;
+}
+
+std::unique_ptr<Child> Child::connected(const As& as, const std::string& path, int* connection) {
+    int sp[2];
+    if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp) < 0)
+        fatal(std::string("socketpair: ") + std::strerror(errno));
+    Spawned s = spawn_as(as, [&](int go_read, int ready_write) {
+        ::close(sp[0]);
+        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un addr {};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+        if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+            _exit(110);
+        char byte = 'c';
+        struct iovec iov = {&byte, 1};
+        alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        struct msghdr msg {};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        if (::sendmsg(sp[1], &msg, 0) != 1)
+            _exit(111);
+        ::close(fd);
+        ::close(sp[1]);
+        signal_ready(ready_write);
+        char ch;
+        while (::read(go_read, &ch, 1) > 0) {
+        }
+        _exit(0);
+    });
+    ::close(sp[1]);
+    char byte = 0;
+    struct iovec iov = {&byte, 1};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    *connection = -1;
+    if (::recvmsg(sp[0], &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) == 1) {
+        struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+            std::memcpy(connection, CMSG_DATA(c), sizeof(int));
+    }
+    ::close(sp[0]);
+    auto child = std::unique_ptr<Child>(new Child(s.pid, as.uid, as.gid));
+    child->go_fd_ = s.go;
+    if (*connection < 0)
+        fatal("the child did not hand over a connection to " + path);
     return child;
 }
 

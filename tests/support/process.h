@@ -51,6 +51,11 @@ public:
     static std::unique_ptr<Child> spawn() { return spawn(As{}); }
     static std::unique_ptr<Child> as_user(uid_t uid, gid_t gid) { return spawn(As{uid, gid, "", false, false}); }
     static std::unique_ptr<Child> userns_root(uid_t host_base) { return spawn(As::userns_root(host_base)); }
+    /// A child that, once it is `as`, connects to the unix socket `path` and hands the connected
+    /// fd to this process (`*connection`): a connection whose peer credentials (SO_PEERCRED, the
+    /// pidfd) are the child's, driven from the test process. The child stays alive (and so the
+    /// connection's identity valid) until the Child is destroyed.
+    static std::unique_ptr<Child> connected(const As& as, const std::string& path, int* connection);
 
     ~Child();
     Child(const Child&) = delete;

@@ -368,7 +368,7 @@ os._exit(0)
 
 TEST_F(DaemonTest, SecondDaemonOnTheSameSocketRefusesToStart) {
     Daemon& first = start();
-    auto second = Daemon::start({{}, first.socket(), false, false, ""});
+    auto second = Daemon::start({{}, first.socket(), false, false, "", {}});
     EXPECT_EQ(second->wait_exit(), 1);
     EXPECT_NE(second->log().find("already running"), std::string::npos) << second->log();
     EXPECT_REPLY(call("python", "Ping", "i", "[0]"), "[]");
@@ -386,7 +386,7 @@ TEST_F(DaemonTest, StaleSocketIsReplacedAndSigtermRemovesIt) {
         ASSERT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
     }  // closed without listening: a stale socket file stays
     ASSERT_TRUE(exists(path));
-    Daemon& d = start({{}, path, false, true, ""});
+    Daemon& d = start({{}, path, false, true, "", {}});
     EXPECT_REPLY(call("python", "Ping", "i", "[0]"), "[]");
     EXPECT_EQ(stat_of(path).st_mode & 0777, 0666u);
     EXPECT_EQ(d.stop(SIGTERM), 0);
@@ -396,7 +396,7 @@ TEST_F(DaemonTest, StaleSocketIsReplacedAndSigtermRemovesIt) {
 }
 
 TEST_F(DaemonTest, DefaultSocketIsTheHistoricPathOnATmpfs) {
-    Daemon& d = start({{}, "/sys/fs/cgroup/cgmanager/sock", true, true, ""});
+    Daemon& d = start({{}, "/sys/fs/cgroup/cgmanager/sock", true, true, "", {}});
     EXPECT_TRUE(exists("/sys/fs/cgroup/cgmanager/sock"));
     EXPECT_EQ(stat_of("/sys/fs/cgroup/cgmanager").st_mode & 0777, 0755u);
     EXPECT_REPLY(call("dbus-send", "Ping", "i", "[0]"), "[]");

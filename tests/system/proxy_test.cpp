@@ -67,7 +67,7 @@ echo "proxy exit [$?]"
 TEST_F(ProxyTest, AContainerManagesItsCgroupsThroughTheProxy) {
     ::mkdir("/run/cgmtest", 0755);
     ::mkdir("/run/cgmtest/hostsock", 0755);
-    start(Daemon::Config{{}, "/run/cgmtest/hostsock/sock", false, true, ""});
+    start(Daemon::Config{{}, "/run/cgmtest/hostsock/sock", false, true, "", {}});
     // What a container runtime does first: a cgroup per hierarchy, given to the container's root.
     ASSERT_EQ(cgm_root({"create", "all", "ct"}).status, 0);
     ASSERT_EQ(cgm_root({"chown", "all", "ct", "100000", "100000"}).status, 0);
@@ -152,7 +152,7 @@ TEST_F(ProxyTest, ReconnectsToTheHostWithoutFreezing) {
     ::mkdir("/run/cgmtest/host", 0755);
     ::mkdir("/run/cgmtest/p", 0755);
     ASSERT_EQ(::mount("/run/cgmtest/host", "/run/cgmtest/p", nullptr, MS_BIND, nullptr), 0);
-    start(Daemon::Config{{}, "/run/cgmtest/host/sock", false, true, ""});
+    start(Daemon::Config{{}, "/run/cgmtest/host/sock", false, true, "", {}});
     EXPECT_EQ(run({CGM_PROXY_BINARY, "--check-master", "--socket", "/run/cgmtest/p/sock"}).status, 0);
     auto proxy = run({"/bin/sh", "-c",
                       std::string(CGM_PROXY_BINARY) +
@@ -196,7 +196,7 @@ TEST_F(ProxyTest, ReconnectsToTheHostWithoutFreezing) {
     EXPECT_LT(took, std::chrono::seconds(3));
     EXPECT_EQ(cgm({"ping"}).status, 0);  // the proxy itself still answers
     // A host daemon answers again where the proxy looks for it.
-    start(Daemon::Config{{}, "/run/cgmtest/host/sock", false, true, ""});
+    start(Daemon::Config{{}, "/run/cgmtest/host/sock", false, true, "", {}});
     auto again = cgm({"create", "memory", "second"});
     EXPECT_EQ(again.status, 0) << again.err;
     EXPECT_TRUE(exists(fs("memory", "second")));
