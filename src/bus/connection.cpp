@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-id128.h>
 
+#include "bus/bus_error.h"
 #include "bus/methods.h"
 #include "bus/scm.h"
 
@@ -32,6 +33,7 @@ ClientConnection::~ClientConnection() {
 
 Result<std::unique_ptr<ClientConnection>> ClientConnection::create(Loop& loop, Accepted a) {
     std::unique_ptr<ClientConnection> c(new ClientConnection(loop, a.id, a.peer, std::move(a.pidfd)));
+    c->refusal_ = std::move(a.refusal);
     sd_bus* b = nullptr;
     int r = sd_bus_new(&b);
     if (r < 0)
@@ -51,9 +53,16 @@ Result<std::unique_ptr<ClientConnection>> ClientConnection::create(Loop& loop, A
         return errno_error(-r, "configuring the bus");
     sd_bus_slot* obj = nullptr;
     sd_bus_slot* shim = nullptr;
-    r = add_vtables(b, c.get(), &obj, &shim);
-    if (r < 0)
-        return errno_error(-r, "registering the cgmanager object");
+    if (c->refused()) {
+        // No object at all: a filter answers whatever comes (Hello included) with the reason.
+        r = sd_bus_add_filter(b, &obj, on_refused_message, c.get());
+        if (r < 0)
+            return errno_error(-r, "installing the refusal filter");
+    } else {
+        r = add_vtables(b, c.get(), &obj, &shim);
+        if (r < 0)
+            return errno_error(-r, "registering the cgmanager object");
+    }
     c->object_slot_.reset(obj);
     c->shim_slot_.reset(shim);
     r = sd_bus_start(b);
@@ -142,6 +151,10 @@ void ClientConnection::rearm(bool more_pending) {
         close(fmt::format("{} replies queued: the peer does not read them", queued));
         return;
     }
+    if (refusal_sent_ && queued == 0) {
+        close("refused: " + refusal_);  // the reason is on its way; nothing more is served here
+        return;
+    }
     int events = sd_bus_get_events(bus_.get());
     if (events < 0) {
         close(std::strerror(-events));
@@ -173,9 +186,21 @@ int ClientConnection::on_timer(sd_event_source*, uint64_t, void* userdata) {
 
 int ClientConnection::on_auth_timeout(sd_event_source*, uint64_t, void* userdata) {
     auto* self = static_cast<ClientConnection*>(userdata);
-    if (sd_bus_is_ready(self->bus_.get()) <= 0)
+    if (self->refused())
+        self->close("refused: " + self->refusal_);  // a refused client gets no more time than this
+    else if (sd_bus_is_ready(self->bus_.get()) <= 0)
         self->close("did not authenticate in time");
     return 0;
+}
+
+int ClientConnection::on_refused_message(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    auto* self = static_cast<ClientConnection*>(userdata);
+    uint8_t type = 0;
+    if (sd_bus_message_get_type(m, &type) < 0 || type != SD_BUS_MESSAGE_METHOD_CALL)
+        return 1;
+    self->refusal_sent_ = true;
+    return reply_error(m, make_error(ErrorKind::LimitsExceeded, "connection refused: {}", self->refusal_),
+                       self->server().config().compat_errors);
 }
 
 }  // namespace cgm::bus

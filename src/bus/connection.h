@@ -58,11 +58,15 @@ public:
     void end_exchange(ScmExchange* x);
     size_t exchange_count() const { return exchanges_.size(); }
 
+    /// Over a limit at accept (Accepted::refusal): every call gets LimitsExceeded, then it closes.
+    bool refused() const { return !refusal_.empty(); }
+
 private:
     ClientConnection(Loop& loop, uint64_t id, Ucred peer, UniqueFd pidfd);
     static int on_io(sd_event_source* s, int fd, uint32_t revents, void* userdata);
     static int on_timer(sd_event_source* s, uint64_t usec, void* userdata);
     static int on_auth_timeout(sd_event_source* s, uint64_t usec, void* userdata);
+    static int on_refused_message(sd_bus_message* m, void* userdata, sd_bus_error* error);
     void process();
     void rearm(bool more_pending);
 
@@ -77,6 +81,8 @@ private:
     SourcePtr timer_;
     SourcePtr auth_timer_;
     std::vector<ScmExchange*> exchanges_;
+    std::string refusal_;
+    bool refusal_sent_ = false;
     bool closed_ = false;
 };
 

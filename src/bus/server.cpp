@@ -108,9 +108,9 @@ int Loop::on_wakeup(sd_event_source*, int fd, uint32_t, void* userdata) {
     }
     if (stopping) {
         for (auto& a : batch)
-            self->server_.release(a.peer.uid);
+            self->server_.release(a.peer.uid, !a.refusal.empty());
         for (auto& [ptr, conn] : self->connections_)
-            self->server_.release(conn->peer().uid);
+            self->server_.release(conn->peer().uid, conn->refused());
         self->connections_.clear();
         self->retired_.clear();
         sd_event_exit(self->event_.get(), 0);
@@ -124,13 +124,14 @@ int Loop::on_wakeup(sd_event_source*, int fd, uint32_t, void* userdata) {
 void Loop::adopt(Accepted a) {
     uid_t uid = a.peer.uid;
     uint64_t id = a.id;
+    bool refused = !a.refusal.empty();
     auto conn = ClientConnection::create(*this, std::move(a));
     if (!conn) {
         // A peer that hung up at once (a probe for a running daemon) is no news.
         int err = conn.error().sys_errno;
         spdlog::log(err == ECONNRESET || err == EPIPE ? spdlog::level::debug : spdlog::level::warn,
                     "connection {} (uid {}): {}, dropping it", id, uid, conn.error().message);
-        server_.release(uid);
+        server_.release(uid, refused);
         return;
     }
     ClientConnection* raw = conn->get();
@@ -151,7 +152,7 @@ int Loop::on_reap(sd_event_source*, void* userdata) {
         auto it = self->connections_.find(c);
         if (it == self->connections_.end())
             continue;
-        self->server_.release(c->peer().uid);
+        self->server_.release(c->peer().uid, c->refused());
         self->connections_.erase(it);
     }
     return 0;
@@ -195,8 +196,21 @@ bool Server::admit(uid_t uid, std::string& refusal) {
     return true;
 }
 
-void Server::release(uid_t uid) {
+bool Server::take_refusing() {
     std::lock_guard lock(count_mu_);
+    if (refusing_ >= config_.max_refusing)
+        return false;
+    ++refusing_;
+    return true;
+}
+
+void Server::release(uid_t uid, bool refused) {
+    std::lock_guard lock(count_mu_);
+    if (refused) {
+        if (refusing_ > 0)
+            --refusing_;
+        return;
+    }
     auto it = per_uid_.find(uid);
     if (it != per_uid_.end() && --it->second == 0)
         per_uid_.erase(it);
@@ -246,8 +260,13 @@ void Server::accept_all() {
         a.id = next_id_++;
         std::string refusal;
         if (!admit(uc.uid, refusal)) {
-            spdlog::warn("refusing a connection from pid {} uid {}: {}", uc.pid, uc.uid, refusal);
-            continue;
+            // Kept (a few at a time) to answer its calls with the reason; beyond that, dropped.
+            bool tell = take_refusing();
+            spdlog::warn("refusing a connection from pid {} uid {}: {}{}", uc.pid, uc.uid, refusal,
+                         tell ? "" : " (dropped: too many refused connections are open)");
+            if (!tell)
+                continue;
+            a.refusal = std::move(refusal);
         }
         loops_[next_loop_++ % loops_.size()]->hand_over(std::move(a));
     }

@@ -48,6 +48,7 @@ struct ServerConfig {
     unsigned process_batch = 32;             ///< messages handled per connection before others get a turn
     uint64_t scm_timeout_usec = 5'000'000;   ///< time an *Scm credential exchange may take
     size_t max_scm_pending = 64;             ///< *Scm exchanges in progress on one connection
+    size_t max_refusing = 64;                ///< over-limit connections kept to tell them why
 };
 
 /// A freshly accepted connection on its way to a loop.
@@ -56,6 +57,9 @@ struct Accepted {
     Ucred peer;
     UniqueFd pidfd;  ///< invalid where the kernel has no SO_PEERPIDFD
     uint64_t id = 0;
+    /// Not empty: the connection is over a limit; every call on it is answered LimitsExceeded
+    /// with this reason, then it is closed (it does not count towards the limits).
+    std::string refusal;
 };
 
 class Loop {
@@ -115,8 +119,12 @@ public:
     const std::string& server_id() const { return server_id_; }
 
     /// Connection accounting, called by the acceptor and by loops when a connection ends.
+    /// A refused connection (admit false) may still be kept, briefly, to tell the client why:
+    /// take_refusing() says whether there is room for one more.
     bool admit(uid_t uid, std::string& refusal);
-    void release(uid_t uid);
+    bool take_refusing();
+    /// A connection ended: an admitted one (refused false) or one kept to be refused.
+    void release(uid_t uid, bool refused = false);
     size_t connection_count() const;
 
 private:
@@ -137,6 +145,7 @@ private:
 
     mutable std::mutex count_mu_;
     size_t total_ = 0;
+    size_t refusing_ = 0;
     std::map<uid_t, size_t> per_uid_;
 
     EventPtr event_;

@@ -14,6 +14,9 @@ inline constexpr size_t kMaxPathBytes = 4096;
 inline constexpr size_t kMaxComponentBytes = 255;
 /// Default for --max-depth: deepest cgroup (components below the hierarchy root) Create makes.
 inline constexpr int kDefaultMaxDepth = 16;
+/// Default for --max-cgroups-per-uid: cgroup directories a uid (but host root) may have made
+/// with Create that still exist.
+inline constexpr size_t kDefaultMaxCgroupsPerUid = 10000;
 /// Longest controller argument ("cpu,cpuacct,memory,..."), in bytes.
 inline constexpr size_t kMaxControllerArgBytes = 1024;
 /// Longest key (file name) for GetValue/SetValue/Chmod, in bytes.

@@ -139,6 +139,7 @@ Result<void> visit_tree(const CgroupBackend& be, int dir_fd, const CgroupPath& a
 // `left` for it and go on (Prune).
 struct OnFailure {
     std::function<void(int dir_fd, const CgroupPath& at)> left;  // empty: stop
+    std::function<void(const CgroupPath& at)> removed = {};      // after each rmdir that worked
 };
 
 // Remove the cgroup `name` under parent_fd and everything below it, children first. Returns
@@ -178,8 +179,11 @@ Result<bool> remove_tree(const CgroupBackend& be, int parent_fd, const std::stri
     auto r = be.before_remove(fd->get());
     if (r)
         r = cgfs::rmdir_child(parent_fd, name);
-    if (r)
+    if (r) {
+        if (on_failure.removed)
+            on_failure.removed(at);
         return true;
+    }
     if (stop) {
         if (r.error().sys_errno == EBUSY)
             return make_error(ErrorKind::Failed, "cgroup {} is busy", at.absolute());
@@ -187,7 +191,10 @@ Result<bool> remove_tree(const CgroupBackend& be, int parent_fd, const std::stri
     }
     on_failure.left(fd->get(), at);
     // It may have emptied meanwhile, before it was marked: try once more.
-    return be.before_remove(fd->get()).ok() && cgfs::rmdir_child(parent_fd, name).ok();
+    bool gone = be.before_remove(fd->get()).ok() && cgfs::rmdir_child(parent_fd, name).ok();
+    if (gone && on_failure.removed)
+        on_failure.removed(at);
+    return gone;
 }
 
 // Remove the cgroup `at` (open as dir_fd, under parent_fd), which has no child cgroups.
@@ -399,13 +406,28 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
     struct Made {
         UniqueFd parent;
         std::string name;
+        std::string hierarchy;  // for the quota
+        std::string path;
     };
     std::vector<Made> made;
-    auto rollback = [&made](size_t from) {
+    CreationQuota* quota =
+        config_.quota && config_.quota->limit() > 0 && r.cred.uid != 0 ? config_.quota.get() : nullptr;
+    auto rollback = [&made, quota, &r](size_t from) {
         while (made.size() > from) {
             (void)cgfs::rmdir_child(made.back().parent.get(), made.back().name);
+            if (quota)
+                quota->release(r.cred.uid, made.back().hierarchy, made.back().path);
             made.pop_back();
         }
+    };
+    auto still_there = [this](const std::string& hierarchy, const std::string& path) {
+        for (const auto& h : table_.all()) {
+            if (h->display != hierarchy)
+                continue;
+            auto p = CgroupPath::parse(std::string_view(path).substr(1));
+            return p && cgfs::open_cgroup(h->root.get(), *p).ok();
+        }
+        return false;
     };
 
     auto create_in = [&](const Hierarchy& h, const CgroupPath& base) -> Result<bool> {
@@ -426,11 +448,15 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
             }
             CGM_TRY(require_access(r, cur.get(), Access::ReadWrite, "cgroup " + parent_path.absolute()));
             auto parent = CGM_TRY(sys::dup(cur.get()));  // before the mkdir: the undo must not fail
+            if (quota)
+                CGM_TRY(quota->reserve(r.cred.uid, h.display, at.absolute(), still_there));
             auto mk = cgfs::mkdir_child(cur.get(), comp, 0755);
+            if (quota && (!mk || !*mk))
+                quota->release(r.cred.uid, h.display, at.absolute());
             if (!mk)
                 return std::move(mk).error().with_context(at.absolute());
             if (*mk)
-                made.push_back({std::move(parent), comp});
+                made.push_back({std::move(parent), comp, h.display, at.absolute()});
             auto fd = CGM_TRY(open_child_dir(cur.get(), comp, at));
             if (!*mk) {  // someone made it meanwhile
                 CGM_TRY(require_access(r, fd.get(), Access::Read, "cgroup " + at.absolute()));
@@ -778,13 +804,18 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
     for (auto& p : planned) {
         if (!p.parent)
             continue;
+        auto forget = [&](const CgroupPath& at) {
+            if (config_.quota)
+                config_.quota->forget(p.h->display, at.absolute());
+        };
         if (recursive) {
             size_t budget = limits::kMaxWalkCgroups;
             CGM_TRY(in_hierarchy(*p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path,
-                                                   OnFailure{}, budget)));
+                                                   OnFailure{{}, forget}, budget)));
         } else {
             // Checked above to have no children: only the cgroup itself goes.
             CGM_TRY(in_hierarchy(*p.h, remove_leaf(*p.h->backend, p.parent.get(), p.target.get(), p.path)));
+            forget(p.path);
         }
         existed = true;
     }
@@ -914,9 +945,13 @@ Result<void> Operations::prune(const Caller& c, std::string_view controller, std
             // Bottom-up: remove what is empty now; what is still busy (tasks, or a child that
             // stays) is marked to go when it empties. Only what survives is watched.
             OnFailure keep_busy{[&](int dir_fd, const CgroupPath& at) {
-                if (!at.empty())
-                    (void)mark_or_watch(*h, dir_fd, at);
-            }};
+                                    if (!at.empty())
+                                        (void)mark_or_watch(*h, dir_fd, at);
+                                },
+                                [&](const CgroupPath& at) {
+                                    if (config_.quota)
+                                        config_.quota->forget(h->display, at.absolute());
+                                }};
             size_t budget = limits::kMaxWalkCgroups;
             if (!path.empty()) {
                 auto parent = CGM_TRY(cgfs::open_cgroup(h->root.get(), path.parent()));

@@ -31,6 +31,7 @@
 #include "core/hierarchy.h"
 #include "core/limits.h"
 #include "core/proc_source.h"
+#include "core/quota.h"
 #include "core/service.h"
 
 namespace cgm {
@@ -38,6 +39,9 @@ namespace cgm {
 struct OperationsConfig {
     /// Deepest cgroup Create makes, counted in components below the hierarchy root (--max-depth).
     int max_depth = limits::kDefaultMaxDepth;
+    /// Cgroups each uid but host root may have made with Create (--max-cgroups-per-uid); shared
+    /// by the Operations of successive reloads. Null: no limit.
+    std::shared_ptr<CreationQuota> quota;
 };
 
 class Operations final : public CgroupService {

@@ -56,6 +56,8 @@ struct Options {
     unsigned auth_timeout_ms = 5000;
     size_t max_connections = 4096;
     size_t max_connections_per_uid = 1024;
+    size_t max_scm_pending = 64;
+    size_t max_cgroups_per_uid = cgm::limits::kDefaultMaxCgroupsPerUid;
     unsigned sweep_interval_ms = 5000;
     std::vector<std::string> allow_autoremove_premounted;
     bool autoremove_set_release_agent = false;
@@ -175,7 +177,7 @@ int run(const Options& opt) {
     auto shared_table = std::make_shared<const cgm::HierarchyTable>(std::move(table).value());
     cgm::Reaper reaper(opt.rundir + "/watches", std::chrono::milliseconds(opt.sweep_interval_ms));
     reaper.set_table(shared_table);
-    cgm::OperationsConfig ops_config{opt.max_depth};
+    cgm::OperationsConfig ops_config{opt.max_depth, std::make_shared<cgm::CreationQuota>(opt.max_cgroups_per_uid)};
     auto ops = std::make_shared<const cgm::Operations>(shared_table, *proc, reaper, ops_config);
 
     // 3. Serve.
@@ -198,6 +200,7 @@ int run(const Options& opt) {
     config.auth_timeout_usec = uint64_t{opt.auth_timeout_ms} * 1000;
     config.max_connections = opt.max_connections;
     config.max_connections_per_uid = opt.max_connections_per_uid;
+    config.max_scm_pending = opt.max_scm_pending;
     cgm::bus::Server server(config, std::move(listen_fd), ops);
     // The Operations of the moment (the server holds it as a CgroupService).
     std::shared_ptr<const cgm::Operations> current = ops;
@@ -276,6 +279,13 @@ int real_main(int argc, char** argv) {
     app.add_option("--max-connections-per-uid", opt.max_connections_per_uid, "Client connections one uid may open")
         ->check(CLI::Range(size_t{1}, size_t{1000000}))
         ->default_val(1024);
+    app.add_option("--max-cgroups-per-uid", opt.max_cgroups_per_uid,
+                   "Cgroups each uid but root may have made with Create (0: no limit)")
+        ->check(CLI::Range(size_t{0}, size_t{100000000}))
+        ->default_val(cgm::limits::kDefaultMaxCgroupsPerUid);
+    app.add_option("--max-scm-pending", opt.max_scm_pending, "*Scm credential exchanges one connection may have open")
+        ->check(CLI::Range(size_t{1}, size_t{100000}))
+        ->default_val(64);
     app.add_option("--sweep-interval", opt.sweep_interval_ms,
                    "Milliseconds between two tries of the cgroups waiting to be removed once empty")
         ->check(CLI::Range(10u, 3600000u))

@@ -13,12 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/sys.h"
 
@@ -35,6 +38,23 @@ struct Spawned {
     pid_t pid = -1;
     int go = -1;  // write end the child may wait on
 };
+
+// A helper child that does not exec keeps copies of every fd the test process had at the fork
+// (CLOEXEC does not apply): connections the test drives would outlive their closing. Close all
+// but the ones the child needs.
+void close_inherited(std::initializer_list<int> keep) {
+    std::vector<int> k(keep);
+    std::sort(k.begin(), k.end());
+    unsigned from = 3;
+    for (int fd : k) {
+        if (fd < 3)
+            continue;
+        if (static_cast<unsigned>(fd) > from)
+            ::close_range(from, static_cast<unsigned>(fd) - 1, 0);
+        from = static_cast<unsigned>(fd) + 1;
+    }
+    ::close_range(from, ~0U, 0);
+}
 
 void signal_ready(int ready_write) {
     char c = 'r';
@@ -134,6 +154,7 @@ Spawned spawn_as(const As& as, const std::function<void(int go_read, int ready_w
 
 std::unique_ptr<Child> Child::spawn(const As& as) {
     Spawned s = spawn_as(as, [&as](int go_read, int ready_write) {
+        close_inherited({go_read, ready_write});
         std::vector<std::thread> threads;
         for (int i = 0; i < as.threads; ++i)
             threads.emplace_back([go_read] {
@@ -156,7 +177,7 @@ std::unique_ptr<Child> Child::connected(const As& as, const std::string& path, i
     if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp) < 0)
         fatal(std::string("socketpair: ") + std::strerror(errno));
     Spawned s = spawn_as(as, [&](int go_read, int ready_write) {
-        ::close(sp[0]);
+        close_inherited({go_read, ready_write, sp[1]});
         int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_un addr {};
         addr.sun_family = AF_UNIX;

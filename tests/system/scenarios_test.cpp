@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "core/limits.h"
 #include "core/policy.h"
@@ -284,7 +286,7 @@ TEST_F(Scenario, ListsSkipHierarchiesWhereTheCallerIsOnlyNotAllowed) {
 }
 
 TEST_F(Scenario, CreateRespectsTheDepthLimit) {
-    auto shallow = env().ops_with(OperationsConfig{3});
+    auto shallow = env().ops_with(OperationsConfig{3, nullptr});
     ASSERT_OK(shallow.create(self_caller(), "memory", "d1/d2/d3"));
     EXPECT_ERROR(shallow.create(self_caller(), "memory", "d1/d2/d3/d4"), ErrorKind::LimitsExceeded, "limit is 3");
     EXPECT_FALSE(exists(path(h("memory"), "d1/d2/d3/d4")));
@@ -293,6 +295,44 @@ TEST_F(Scenario, CreateRespectsTheDepthLimit) {
     move_to(c.pid(), h("memory"), "d1/d2");
     EXPECT_ERROR(shallow.create(c.caller(), "memory", "e1/e2"), ErrorKind::LimitsExceeded, "4 levels");
     EXPECT_FALSE(exists(path(h("memory"), "d1/d2/e1")));
+}
+
+TEST_F(Scenario, CreateCountsTheCgroupsEachUidMade) {
+    auto quota = std::make_shared<CreationQuota>(3);
+    auto limited = env().ops_with(OperationsConfig{16, quota});
+    ASSERT_OK(limited.create(self_caller(), "memory", "q"));
+    ASSERT_OK(limited.chown(self_caller(), "memory", "q", 1000, 1000));
+    auto& user = spawn_user(1000);
+    move_to(user.pid(), h("memory"), "q");
+    // Two directories for "a/b", one for "c": three.
+    ASSERT_OK(limited.create(user.caller(), "memory", "a/b"));
+    ASSERT_OK(limited.create(user.caller(), "memory", "c"));
+    EXPECT_EQ(quota->count(1000), 3u);
+    EXPECT_ERROR(limited.create(user.caller(), "memory", "d"), ErrorKind::LimitsExceeded, "limit is 3");
+    EXPECT_FALSE(exists(path(h("memory"), "q/d")));
+    // Of "e/f" nothing is left half made.
+    ASSERT_OK(limited.remove(user.caller(), "memory", "c", false));
+    EXPECT_ERROR(limited.create(user.caller(), "memory", "e/f"), ErrorKind::LimitsExceeded, "limit is 3");
+    EXPECT_FALSE(exists(path(h("memory"), "q/e")));
+    EXPECT_EQ(quota->count(1000), 2u);
+    // Removed with Remove: counted no more at once; an existing cgroup costs nothing.
+    ASSERT_OK(limited.create(user.caller(), "memory", "c"));
+    ASSERT_OK(limited.create(user.caller(), "memory", "a/b"));
+    // Removed behind the daemon's back: found out when the limit is reached (looked at no more
+    // than once a second; the last look was at the refusal above).
+    ASSERT_EQ(::rmdir(path(h("memory"), "q/c").c_str()), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    ASSERT_OK(limited.create(user.caller(), "memory", "g"));
+    EXPECT_EQ(quota->count(1000), 3u);
+    // Host root is not counted.
+    for (const char* name : {"r1", "r2", "r3", "r4"})
+        ASSERT_OK(limited.create(self_caller(), "memory", name));
+    // Another uid has a count of its own.
+    ASSERT_OK(limited.create(self_caller(), "memory", "q2"));
+    ASSERT_OK(limited.chown(self_caller(), "memory", "q2", 1001, 1001));
+    auto& other = spawn_user(1001);
+    move_to(other.pid(), h("memory"), "q2");
+    ASSERT_OK(limited.create(other.caller(), "memory", "x"));
 }
 
 // ---- Victims ----------------------------------------------------------------------------------------
