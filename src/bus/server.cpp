@@ -276,12 +276,6 @@ void Server::pause_accepting() {
     sd_event_source_set_enabled(accept_source_.get(), SD_EVENT_OFF);
     uint64_t now = 0;
     sd_event_now(event_.get(), CLOCK_MONOTONIC, &now);
-    if (!accept_retry_) {
-        sd_event_source* t = nullptr;
-        if (sd_event_add_time(event_.get(), &t, CLOCK_MONOTONIC, now + 100'000, 10'000, on_accept_retry, this) >= 0)
-            accept_retry_.reset(t);
-        return;
-    }
     sd_event_source_set_time(accept_retry_.get(), now + 100'000);
     sd_event_source_set_enabled(accept_retry_.get(), SD_EVENT_ONESHOT);
 }
@@ -340,6 +334,14 @@ Result<void> Server::run(const std::function<void()>& on_ready, const Reload& on
     if (r < 0)
         return errno_error(-r, "watching the listening socket");
     accept_source_.reset(accept_source);
+    // The timer that resumes accepting after fds ran out, made now: by then there may be no fd
+    // left for the timerfd sd-event needs.
+    sd_event_source* retry = nullptr;
+    r = sd_event_add_time(e, &retry, CLOCK_MONOTONIC, 0, 10'000, on_accept_retry, this);
+    if (r < 0)
+        return errno_error(-r, "adding the accept retry timer");
+    accept_retry_.reset(retry);
+    sd_event_source_set_enabled(retry, SD_EVENT_OFF);
     std::vector<SourcePtr> signal_sources;
     for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
         sd_event_source* s = nullptr;

@@ -93,10 +93,20 @@ Result<HierarchyPlan> plan_hierarchies(const HierarchyPlanInput& in) {
             continue;
         std::vector<std::string> ctrls;
         for (auto& tok : split(m.super_options, ','))
-            if (is_named(tok) || kernel.count(tok))
+            if ((is_named(tok) || kernel.count(tok)) && std::find(ctrls.begin(), ctrls.end(), tok) == ctrls.end())
                 ctrls.push_back(tok);
-        if (ctrls.empty() || covered(ctrls.front()))
-            continue;  // not a controller mount, or the same hierarchy mounted again
+        if (ctrls.empty())
+            continue;  // not a controller mount
+        if (std::any_of(ctrls.begin(), ctrls.end(), covered)) {
+            // The same hierarchy mounted again, or (which the kernel does not allow) a controller
+            // in two hierarchies: the first mount seen keeps it.
+            if (!std::all_of(ctrls.begin(), ctrls.end(), covered))
+                plan.warnings.push_back(
+                    fmt::format("{} is mounted with controllers ({}) that another hierarchy has; "
+                                "ignoring it",
+                                m.mount_point, join(ctrls, ',')));
+            continue;
+        }
         HierarchySpec spec;
         spec.kind = HierarchyKind::Legacy;
         spec.premounted = true;

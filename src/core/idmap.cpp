@@ -44,6 +44,15 @@ Result<IdMap> IdMap::parse(std::string_view text) {
             return make_error(ErrorKind::Failed, "id map line {} wraps around the id space", lineno);
         if (ranges.size() == kMaxRanges)
             return make_error(ErrorKind::Failed, "id map has more than {} ranges", kMaxRanges);
+        // The kernel never writes overlapping ranges (on either side); a map that has them is not
+        // one it wrote, and would map an id two ways.
+        auto overlaps = [](uint32_t a, uint32_t b, uint32_t n, uint32_t m) {
+            return uint64_t{a} < uint64_t{b} + m && uint64_t{b} < uint64_t{a} + n;
+        };
+        for (const auto& o : ranges)
+            if (overlaps(r.ns_first, o.ns_first, r.count, o.count) ||
+                overlaps(r.host_first, o.host_first, r.count, o.count))
+                return make_error(ErrorKind::Failed, "id map line {} overlaps an earlier range", lineno);
         ranges.push_back(r);
     }
     return IdMap(std::move(ranges));

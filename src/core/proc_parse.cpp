@@ -170,6 +170,9 @@ Result<std::vector<SubsysInfo>> parse_proc_cgroups(std::string_view text) {
             return make_error(ErrorKind::Failed, "/proc/cgroups line {} is malformed", lineno);
         s.name = std::string(f[0]);
         s.enabled = enabled != 0;
+        for (const auto& o : out)
+            if (o.name == s.name)  // the kernel lists each controller once
+                return make_error(ErrorKind::Failed, "/proc/cgroups line {} names {} again", lineno, s.name);
         out.push_back(std::move(s));
         return ok();
     }));

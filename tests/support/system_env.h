@@ -52,6 +52,8 @@ public:
     const Operations& ops() const { return *ops_; }
     /// Operations with another configuration (same table and /proc).
     Operations ops_with(OperationsConfig cfg) { return Operations(table_, *proc_, watches_, cfg); }
+    /// Operations reading /proc through `proc` (a wrapper that interferes, in tests).
+    Operations ops_with_proc(const ProcSource& proc) { return Operations(table_, proc, watches_, {}); }
 
     /// The hierarchy a token names; fails the test if missing.
     const Hierarchy& hierarchy(std::string_view token) const;

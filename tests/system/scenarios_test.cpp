@@ -565,6 +565,44 @@ TEST_F(Scenario, AnExitedRequestorIsNotTrusted) {
     EXPECT_FALSE(exists(path(h("memory"), "x")));
 }
 
+// The victim of a move dies after it was pinned, while its /proc facts are being read, and its pid
+// goes to a new process at once (ns_last_pid, as root of the sandbox's pid namespace): the
+// newcomer is not moved (the pidfd shows the victim gone; without that check it would be).
+TEST_F(Scenario, AVictimWhosePidIsReusedBeforeTheWriteIsNotMoved) {
+    ASSERT_OK(ops().create(self_caller(), "memory", "dest"));
+    auto victim = Child::spawn();
+    const pid_t v = victim->pid();
+    std::unique_ptr<Child> impostor;
+    // /proc as usual, except that reading the victim's status replaces it by an impostor first.
+    struct ReusingProc final : ProcSource {
+        const ProcSource& real;
+        pid_t victim;
+        std::unique_ptr<Child>* child;
+        std::unique_ptr<Child>* impostor;
+        ReusingProc(const ProcSource& r, pid_t v, std::unique_ptr<Child>* c, std::unique_ptr<Child>* i)
+            : real(r), victim(v), child(c), impostor(i) {}
+        Result<std::string> read(pid_t pid, std::string_view file) const override {
+            if (pid == victim && file == "status" && *child) {
+                auto r = real.read(pid, file);
+                child->reset();
+                write_text("/proc/sys/kernel/ns_last_pid", std::to_string(victim - 1));
+                *impostor = Child::spawn();
+                return r;
+            }
+            return real.read(pid, file);
+        }
+        Result<NsId> ns_id(pid_t pid, std::string_view type) const override { return real.ns_id(pid, type); }
+    } proc(env().proc(), v, &victim, &impostor);
+    auto reusing = env().ops_with_proc(proc);
+    auto r = reusing.move_pid(self_caller(), "memory", "dest", v);
+    ASSERT_TRUE(impostor);
+    if (impostor->pid() != v)
+        GTEST_SKIP() << "pid " << v << " went to another process first";
+    EXPECT_ERROR(r, ErrorKind::NotFound, std::to_string(v));
+    EXPECT_EQ(read_text(path(h("memory"), "dest/tasks")), "");
+    EXPECT_NE(cgroup_of(v, h("memory")), "/dest");
+}
+
 TEST_F(Scenario, OpenAt2FallbackIsInEffectWhenAskedFor) {
     const char* env = std::getenv("CGM_NO_OPENAT2");
     EXPECT_EQ(openat2_disabled(), env != nullptr && std::string_view(env) == "1");

@@ -350,6 +350,22 @@ TEST(PlanHierarchiesTest, SkipWarnings) {
     }
 }
 
+// A controller that mountinfo shows in two hierarchies (the kernel does not allow it) is managed
+// once, in the first; a hierarchy mounted twice (or with an option repeated) counts once.
+TEST(PlanHierarchiesTest, OverlappingAndRepeatedMounts) {
+    constexpr std::string_view mountinfo =
+        "30 25 0:26 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n"
+        "31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+        "32 25 0:28 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory,memory\n"
+        "33 25 0:28 / /mnt/memory rw - cgroup cgroup rw,memory\n";
+    constexpr std::string_view cgroups = "cpu\t3\t1\t1\ncpuacct\t3\t1\t1\nmemory\t4\t1\t1\n";
+    Strings warnings;
+    EXPECT_EQ(plan_of(input(mountinfo, cgroups), &warnings),
+              (Strings{"v1|cpuacct|pre|cpuacct|cpuacct", "v1|memory|pre|memory|memory", "v1|cpu|new|cpu|cpu"}));
+    EXPECT_EQ(warnings, (Strings{"/sys/fs/cgroup/cpu,cpuacct is mounted with controllers (cpu,cpuacct) that another "
+                                 "hierarchy has; ignoring it"}));
+}
+
 TEST(PlanHierarchiesTest, DirNamesAreUnique) {
     // A named hierarchy called like a controller (or like "unified") gets a suffixed directory.
     Strings expected = kHybridPlan;

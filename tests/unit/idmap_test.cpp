@@ -50,6 +50,8 @@ TEST(IdMapTest, ParseValid) {
         {"4294967295 0 1", {{kMax, 0, 1}}},
         {"0 4294967295 1", {{0, kMax, 1}}},
         {"4294967294 4294967294 2", {{kMax - 1, kMax - 1, 2}}},
+        // Ranges that touch do not overlap.
+        {"0 1000 10\n10 1010 5", {{0, 1000, 10}, {10, 1010, 5}}},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(printable(c.text));
@@ -84,6 +86,9 @@ TEST(IdMapTest, ParseInvalid) {
         {"4294967295 0 2", "line 1 wraps around the id space"},
         {"0 4294967295 2", "line 1 wraps around the id space"},
         {"4294967200 0 100000", "line 1 wraps around the id space"},
+        {"0 1000 10\n5 2000 10", "line 2 overlaps an earlier range"},   // ns side
+        {"0 1000 10\n100 1009 1", "line 2 overlaps an earlier range"},  // host side
+        {"10 1000 10\n0 0 11", "line 2 overlaps an earlier range"},     // the earlier one inside
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(printable(c.text));

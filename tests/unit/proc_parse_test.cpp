@@ -479,10 +479,14 @@ TEST(ProcCgroupsTest, Malformed) {
         std::string_view message;
     };
     const Case cases[] = {
-        {"cpu 1 1", "line 1 is malformed"},     {"cpu 1 1 1 1", "line 1 is malformed"},
-        {"cpu x 1 1", "line 1 is malformed"},   {"cpu 1 x 1", "line 1 is malformed"},
-        {"cpu 1 1 yes", "line 1 is malformed"}, {"#header\ncpu\t1\t1\t1\nmemory\t4\n", "line 3 is malformed"},
+        {"cpu 1 1", "line 1 is malformed"},
+        {"cpu 1 1 1 1", "line 1 is malformed"},
+        {"cpu x 1 1", "line 1 is malformed"},
+        {"cpu 1 x 1", "line 1 is malformed"},
+        {"cpu 1 1 yes", "line 1 is malformed"},
+        {"#header\ncpu\t1\t1\t1\nmemory\t4\n", "line 3 is malformed"},
         {"\0"sv, "line 1 is malformed"},
+        {"cpu\t1\t1\t1\nmemory\t4\t1\t1\ncpu\t2\t1\t1\n", "line 3 names cpu again"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(printable(c.text));
