@@ -48,6 +48,8 @@
 #include <string>
 #include <vector>
 
+#include "core/sys.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -130,21 +132,7 @@ bool move_pid_scm(sd_bus* bus, const char* controller, const char* cgroup, pid_t
     ::setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
     bool ok = call(bus, "MovePidScm", "ssh", controller, cgroup, sv[1]);
     auto cred = [&](pid_t pid) {
-        struct ucred uc = {pid, ::getuid(), ::getgid()};
-        alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof uc)] = {};
-        char p = 'p';
-        struct iovec iov = {&p, 1};
-        struct msghdr msg {};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_CREDENTIALS;
-        c->cmsg_len = CMSG_LEN(sizeof uc);
-        std::memcpy(CMSG_DATA(c), &uc, sizeof uc);
-        return ::sendmsg(sv[0], &msg, MSG_NOSIGNAL) == 1;
+        return cgm::sys::send_credentials(sv[0], pid, ::getuid(), ::getgid(), MSG_NOSIGNAL) == 1;
     };
     auto byte = [&]() -> char {
         struct pollfd p = {sv[0], POLLIN, 0};

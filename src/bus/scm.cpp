@@ -343,23 +343,7 @@ private:
         finish();
     }
 
-    ssize_t send_pid(pid_t pid) {
-        struct ucred uc = {pid, 0, 0};
-        alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof uc)] = {};
-        char p = 'p';
-        struct iovec iov = {&p, 1};
-        struct msghdr msg {};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_CREDENTIALS;
-        c->cmsg_len = CMSG_LEN(sizeof uc);
-        std::memcpy(CMSG_DATA(c), &uc, sizeof uc);
-        return ::sendmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    }
+    ssize_t send_pid(pid_t pid) { return sys::send_credentials(fd_.get(), pid, 0, 0, MSG_DONTWAIT | MSG_NOSIGNAL); }
 
     void log_ok() {
         if (spdlog::should_log(spdlog::level::info))

@@ -57,6 +57,11 @@ Result<UniqueFd> openat(int dirfd, const std::string& path, int flags, mode_t mo
 /// fcntl(F_DUPFD_CLOEXEC).
 Result<UniqueFd> dup(int fd);
 
+/// Send one datagram of one byte ('p') carrying SCM_CREDENTIALS {pid, uid, gid}: a credential of
+/// the *Scm protocol (reference §5.3). The kernel checks what the sender may claim. Returns what
+/// sendmsg(2) does: 1, or -1 with errno set.
+ssize_t send_credentials(int fd, pid_t pid, uid_t uid, gid_t gid, int flags);
+
 /// fstat of an fd (works on O_PATH fds).
 Result<struct stat> fstat(int fd);
 /// fstatat without following a final symlink.

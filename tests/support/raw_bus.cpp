@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "core/sys.h"
+
 namespace cgm::test {
 
 BusReply::BusReply(BusReply&& o) noexcept
@@ -108,19 +110,24 @@ std::unique_ptr<RawBus> RawBus::connect(const std::string& path) {
     return bus;
 }
 
-BusReply RawBus::call(const std::string& method, const std::vector<Arg>& args) {
-    BusReply r;
-    sd_bus_message* m = nullptr;
-    int rc = sd_bus_message_new_method_call(bus_, &m, nullptr, "/org/linuxcontainers/cgmanager",
+int RawBus::new_call(const std::string& method, const std::vector<Arg>& args, sd_bus_message** m) {
+    int rc = sd_bus_message_new_method_call(bus_, m, nullptr, "/org/linuxcontainers/cgmanager",
                                             "org.linuxcontainers.cgmanager0_0", method.c_str());
     for (const auto& a : args) {
         if (rc < 0)
             break;
         if (const auto* s = std::get_if<std::string>(&a))
-            rc = sd_bus_message_append_basic(m, 's', s->c_str());
+            rc = sd_bus_message_append_basic(*m, 's', s->c_str());
         else
-            rc = sd_bus_message_append_basic(m, 'i', &std::get<int32_t>(a));
+            rc = sd_bus_message_append_basic(*m, 'i', &std::get<int32_t>(a));
     }
+    return rc;
+}
+
+BusReply RawBus::call(const std::string& method, const std::vector<Arg>& args) {
+    BusReply r;
+    sd_bus_message* m = nullptr;
+    int rc = new_call(method, args, &m);
     sd_bus_error err = SD_BUS_ERROR_NULL;
     if (rc >= 0)
         rc = sd_bus_call(bus_, m, 0, &err, &r.reply_);
@@ -132,21 +139,7 @@ BusReply RawBus::call(const std::string& method, const std::vector<Arg>& args) {
 namespace {
 
 bool send_cred(int fd, const RawBus::Cred& c) {
-    struct ucred uc = {c.pid, c.uid, c.gid};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof uc)] = {};
-    char payload = 'p';
-    struct iovec iov = {&payload, 1};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_CREDENTIALS;
-    cm->cmsg_len = CMSG_LEN(sizeof uc);
-    std::memcpy(CMSG_DATA(cm), &uc, sizeof uc);
-    return ::sendmsg(fd, &msg, MSG_NOSIGNAL) == 1;
+    return sys::send_credentials(fd, c.pid, c.uid, c.gid, MSG_NOSIGNAL) == 1;
 }
 
 // One datagram within `timeout_ms`; false on timeout.
@@ -176,16 +169,7 @@ RawBus::ScmOutcome RawBus::scm(const std::string& method, const std::vector<Arg>
     ::setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
     ::setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
     sd_bus_message* m = nullptr;
-    int rc = sd_bus_message_new_method_call(bus_, &m, nullptr, "/org/linuxcontainers/cgmanager",
-                                            "org.linuxcontainers.cgmanager0_0", method.c_str());
-    for (const auto& a : args) {
-        if (rc < 0)
-            break;
-        if (const auto* s = std::get_if<std::string>(&a))
-            rc = sd_bus_message_append_basic(m, 's', s->c_str());
-        else
-            rc = sd_bus_message_append_basic(m, 'i', &std::get<int32_t>(a));
-    }
+    int rc = new_call(method, args, &m);
     if (rc >= 0)
         rc = sd_bus_message_append_basic(m, 'h', &sv[1]);
     sd_bus_error err = SD_BUS_ERROR_NULL;

@@ -89,6 +89,7 @@ public:
 
 private:
     explicit RawBus(sd_bus* b) : bus_(b) {}
+    int new_call(const std::string& method, const std::vector<Arg>& args, sd_bus_message** m);
     static void finish(BusReply& r, int rc, sd_bus_error* err);
     sd_bus* bus_;
 };
