@@ -136,8 +136,8 @@ Result<void> visit_tree(const CgroupBackend& be, int dir_fd, const CgroupPath& a
 }
 
 // What remove_tree does when something cannot be removed: stop with the error (Remove), or call
-// `left` for it and go on (Prune).
-struct OnFailure {
+// `left` for it and go on (Prune); and what it tells of each cgroup it removed.
+struct RemoveHooks {
     std::function<void(int dir_fd, const CgroupPath& at)> left;  // empty: stop
     std::function<void(const CgroupPath& at)> removed = {};      // after each rmdir that worked
 };
@@ -145,8 +145,8 @@ struct OnFailure {
 // Remove the cgroup `name` under parent_fd and everything below it, children first. Returns
 // whether it is gone.
 Result<bool> remove_tree(const CgroupBackend& be, int parent_fd, const std::string& name, const CgroupPath& at,
-                         const OnFailure& on_failure, size_t& budget, size_t depth = 0) {
-    const bool stop = !on_failure.left;
+                         const RemoveHooks& hooks, size_t& budget, size_t depth = 0) {
+    const bool stop = !hooks.left;
     if (budget == 0)
         return make_error(ErrorKind::LimitsExceeded, "more than {} cgroups below the target", limits::kMaxWalkCgroups);
     --budget;
@@ -168,20 +168,20 @@ Result<bool> remove_tree(const CgroupBackend& be, int parent_fd, const std::stri
     if (!children) {
         if (stop)
             return std::move(children).error().with_context(at.absolute());
-        on_failure.left(fd->get(), at);
+        hooks.left(fd->get(), at);
         return false;
     }
     for (const auto& child : *children) {
         if (be.is_hidden_child(child))
             continue;
-        CGM_TRY(remove_tree(be, fd->get(), child, at.child(child), on_failure, budget, depth + 1));
+        CGM_TRY(remove_tree(be, fd->get(), child, at.child(child), hooks, budget, depth + 1));
     }
     auto r = be.before_remove(fd->get());
     if (r)
         r = cgfs::rmdir_child(parent_fd, name);
     if (r) {
-        if (on_failure.removed)
-            on_failure.removed(at);
+        if (hooks.removed)
+            hooks.removed(at);
         return true;
     }
     if (stop) {
@@ -189,11 +189,11 @@ Result<bool> remove_tree(const CgroupBackend& be, int parent_fd, const std::stri
             return make_error(ErrorKind::Failed, "cgroup {} is busy", at.absolute());
         return std::move(r).error().with_context(at.absolute());
     }
-    on_failure.left(fd->get(), at);
+    hooks.left(fd->get(), at);
     // It may have emptied meanwhile, before it was marked: try once more.
     bool gone = be.before_remove(fd->get()).ok() && cgfs::rmdir_child(parent_fd, name).ok();
-    if (gone && on_failure.removed)
-        on_failure.removed(at);
+    if (gone && hooks.removed)
+        hooks.removed(at);
     return gone;
 }
 
@@ -811,7 +811,7 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
         if (recursive) {
             size_t budget = limits::kMaxWalkCgroups;
             CGM_TRY(in_hierarchy(*p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path,
-                                                   OnFailure{{}, forget}, budget)));
+                                                   RemoveHooks{{}, forget}, budget)));
         } else {
             // Checked above to have no children: only the cgroup itself goes.
             CGM_TRY(in_hierarchy(*p.h, remove_leaf(*p.h->backend, p.parent.get(), p.target.get(), p.path)));
@@ -944,14 +944,14 @@ Result<void> Operations::prune(const Caller& c, std::string_view controller, std
             CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
             // Bottom-up: remove what is empty now; what is still busy (tasks, or a child that
             // stays) is marked to go when it empties. Only what survives is watched.
-            OnFailure keep_busy{[&](int dir_fd, const CgroupPath& at) {
-                                    if (!at.empty())
-                                        (void)mark_or_watch(*h, dir_fd, at);
-                                },
-                                [&](const CgroupPath& at) {
-                                    if (config_.quota)
-                                        config_.quota->forget(h->display, at.absolute());
-                                }};
+            RemoveHooks keep_busy{[&](int dir_fd, const CgroupPath& at) {
+                                      if (!at.empty())
+                                          (void)mark_or_watch(*h, dir_fd, at);
+                                  },
+                                  [&](const CgroupPath& at) {
+                                      if (config_.quota)
+                                          config_.quota->forget(h->display, at.absolute());
+                                  }};
             size_t budget = limits::kMaxWalkCgroups;
             if (!path.empty()) {
                 auto parent = CGM_TRY(cgfs::open_cgroup(h->root.get(), path.parent()));
