@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -192,6 +193,25 @@ int32_t read_int32(const std::string& b) {
     return v;
 }
 
+// Connect to the daemon's socket and hang up, to learn whether a bus connection can work.
+Result<void> probe_socket(const std::string& path) {
+    const std::string what = fmt::format("cannot connect to cgmanager at {}", path);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path)
+        return Error(ErrorKind::InvalidArgs, what + ": the path is too long for a unix socket");
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return Error::from_errno(errno, what);
+    const int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    const int err = errno;
+    ::close(fd);
+    if (r < 0)
+        return Error::from_errno(err, what);
+    return ok();
+}
+
 }  // namespace
 
 Cred Cred::self() {
@@ -242,6 +262,11 @@ Result<std::unique_ptr<Client>> Client::connect(const Options& options) {
     auto impl = std::make_unique<Impl>();
     impl->socket = socket_path(options.socket);
     impl->timeout = options.timeout;
+    // sdbus-c++ 1.2.0 leaks its half-made bus when the connect fails (as it does for a stale
+    // socket, over and over in a proxy whose host daemon is down), so a plain connect finds the
+    // failures first: no socket there, something else at the path, nobody listening.
+    if (auto probe = probe_socket(impl->socket); !probe)
+        return std::move(probe).error();
     try {
         impl->conn = sdbus::createSessionBusConnectionWithAddress("unix:path=" + impl->socket);
         impl->conn->setMethodCallTimeout(std::chrono::duration_cast<std::chrono::microseconds>(options.timeout));

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # `cmake --install` into a DESTDIR puts every piece at its place, the units name the installed
 # programs, and a program builds and links against the installed client library with pkg-config.
-# Usage: install_test.sh BUILD_DIR PREFIX
+# Usage: install_test.sh BUILD_DIR PREFIX [EXTRA_CLIENT_FLAGS]
 set -uo pipefail
 build=$1
 prefix=$2
+client_flags=${3:-}
 dest=$(mktemp -d /tmp/cgm-install-XXXXXX)
 trap 'rm -rf "$dest"' EXIT
 fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; return 1; fi; }
 
 DESTDIR=$dest cmake --install "$build" --prefix "$prefix" >/dev/null || { echo "FAIL cmake --install"; exit 1; }
 root=$dest$prefix
@@ -46,7 +47,8 @@ export PKG_CONFIG_PATH=$(dirname "$pc")
 flags=$(pkg-config --define-variable=prefix="$root" --cflags --libs cgmanager-client)
 check "pkg-config knows the library" "[[ -n '$flags' ]]"
 check "a client compiles and links against it" \
-  "g++ -std=c++20 $dest/client.cpp $flags -Wl,-rpath,$(dirname "$lib") -o $dest/client"
+  "g++ -std=c++20 $client_flags $dest/client.cpp $flags -Wl,-rpath,$(dirname "$lib") -o $dest/client"
 out=$("$dest/client" 2>&1)
-check "and runs (reporting that no daemon is there)" "[[ '$out' == *'cannot connect to cgmanager at /nonexistent/sock'*' 10' ]]"
+check "and runs (reporting that no daemon is there)" "[[ '$out' == *'cannot connect to cgmanager at /nonexistent/sock'*' 10' ]]" ||
+  printf '     it printed: %s\n' "$out"
 exit $fail

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "cgmanager/client.h"
 #include "daemon_fixture.h"
 
 namespace cgm::test {
@@ -393,6 +394,44 @@ TEST_F(DaemonTest, StaleSocketIsReplacedAndSigtermRemovesIt) {
     EXPECT_FALSE(exists(path));
     auto notes = d.notifications();
     EXPECT_NE(std::find(notes.begin(), notes.end(), "STOPPING=1"), notes.end());
+}
+
+// No daemon there: the client library names the path and the cause, and (checked by LeakSanitizer
+// in the sanitized run) a failed connect leaks nothing, even repeated as a proxy would repeat it.
+TEST(ClientConnect, FailuresNameThePathAndTheCause) {
+    char dir[] = "/tmp/cgm-connect-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string missing = std::string(dir) + "/missing.sock";
+    const std::string stale = std::string(dir) + "/stale.sock";
+    const std::string file = std::string(dir) + "/file";
+    {
+        UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        struct sockaddr_un addr {};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", stale.c_str());
+        ASSERT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    }  // bound, never listened on: what a killed daemon leaves
+    std::ofstream(file) << "not a socket";
+    auto attempt = [](const std::string& path) {
+        auto c = client::Client::connect(client::Options{path, std::chrono::milliseconds(1000)});
+        EXPECT_FALSE(c.ok()) << path;
+        return c ? Error() : c.error();
+    };
+    Error e = attempt(missing);
+    EXPECT_EQ(e.kind, ErrorKind::NotFound);
+    EXPECT_EQ(e.message, "cannot connect to cgmanager at " + missing + ": No such file or directory");
+    for (int i = 0; i < 100; ++i) {
+        e = attempt(stale);
+        ASSERT_EQ(e.message, "cannot connect to cgmanager at " + stale + ": Connection refused");
+    }
+    e = attempt(file);
+    EXPECT_EQ(e.message, "cannot connect to cgmanager at " + file + ": Connection refused");
+    e = attempt(std::string(dir) + "/" + std::string(120, 'x'));
+    EXPECT_EQ(e.kind, ErrorKind::InvalidArgs);
+    EXPECT_NE(e.message.find("too long for a unix socket"), std::string::npos) << e.message;
+    for (const auto& p : {stale, file})
+        ::unlink(p.c_str());
+    ::rmdir(dir);
 }
 
 TEST_F(DaemonTest, DefaultSocketIsTheHistoricPathOnATmpfs) {

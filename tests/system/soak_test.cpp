@@ -108,13 +108,21 @@ TEST_F(SoakTest, EightThreadsTwoThousandIterations) {
         "RSS %ld -> %ld KiB\n",
         took, fd0, fd1, rss0, rss1);
     EXPECT_EQ(fd1, fd0);
+#ifndef CGM_SANITIZED
     EXPECT_LE(rss1 - rss0, 512) << "RSS grew from " << rss0 << " to " << rss1 << " KiB";
+#else
+    // ASan's quarantine holds freed memory back, so RSS grows by design here; LeakSanitizer,
+    // which runs when the daemon exits, is the leak check of a sanitized build.
+    std::printf("soak: RSS not compared under the sanitizers\n");
+#endif
     // Nothing left behind.
     std::vector<std::string> left;
     for (const auto& e : std::filesystem::directory_iterator(fs("memory", "soak")))
         if (e.is_directory())
             left.push_back(e.path().filename());
     EXPECT_TRUE(left.empty()) << left.size() << " cgroups left, e.g. " << left.front();
+    // A clean exit; in a sanitized build LeakSanitizer runs now and fails the exit on a leak.
+    EXPECT_EQ(daemon().stop(SIGTERM, 20000), 0);
 }
 
 }  // namespace
