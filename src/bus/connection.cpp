@@ -132,7 +132,14 @@ void ClientConnection::process() {
     for (unsigned i = 0; i < batch; ++i) {
         int r = sd_bus_process(bus_.get(), nullptr);
         if (r < 0) {
-            close(r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE ? "peer disconnected" : std::strerror(-r));
+            if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE)
+                close("peer disconnected");
+            else if (r == -ENOBUFS)
+                close("the peer sent a message longer than sd-bus's bound of 128 MiB");
+            else if (r == -EBADMSG)
+                close("the peer sent a malformed message");
+            else
+                close(std::strerror(-r));
             return;
         }
         if (closed_)

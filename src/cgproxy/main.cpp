@@ -8,6 +8,7 @@
 // /sys/fs/cgroup/cgmanager, is moved aside to /sys/fs/cgroup/cgmanager.lower (a mount move, or a
 // rename where it is not a mount point); the proxy then listens on /sys/fs/cgroup/cgmanager/sock
 // and talks to the host through cgmanager.lower/sock.
+#include <malloc.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -187,6 +188,8 @@ int real_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // As in the daemon: large blocks (a client's message of many MiB) go back to the kernel.
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
     try {
         return real_main(argc, argv);
     } catch (const std::exception& e) {

@@ -10,6 +10,7 @@
 // SIGTERM/SIGINT: stop accepting, finish the calls in flight, remove the socket (unless it was
 // passed in), exit 0. SIGHUP: rescan the hierarchies.
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -309,6 +310,10 @@ int real_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A fixed mmap threshold: blocks of 1 MiB and more (a client's message of many MiB, a long
+    // task list) are mapped and go back to the kernel when freed. glibc's default raises the
+    // threshold to the largest block freed, after which such blocks stay in the heap for good.
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
     try {
         return real_main(argc, argv);
     } catch (const std::exception& e) {

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Two misbehaving peers and one well-behaved client, at the same time:
+"""Three misbehaving peers and one well-behaved client, at the same time:
   - a peer that connects and never authenticates;
   - a peer that floods GetValue calls and never reads a reply;
+  - a peer that announces a message longer than sd-bus's bound of 128 MiB and starts sending it;
   - a dbus-python client making calls meanwhile, whose slowest call must stay well under a second.
-Both misbehaving peers must be disconnected by the daemon.
+Every misbehaving peer must be disconnected by the daemon.
 
 usage: misbehaving_clients.py SOCKET_PATH
 """
@@ -102,7 +103,24 @@ def main():
         results["flooder sent"] = serial
         results["flooder closed"] = closed_by_peer(s, 15)
 
-    threads = [threading.Thread(target=silent), threading.Thread(target=flooder)]
+    def oversized():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        s.sendall(b"\0AUTH EXTERNAL " + str(os.getuid()).encode().hex().encode() + b"\r\n")
+        if not s.recv(4096).startswith(b"OK"):
+            results["oversized closed"] = "auth failed"
+            return
+        s.sendall(b"BEGIN\r\n")
+        call = method_call(1, "GetValue", ["memory", "", "memory.stat"])
+        # The same call, but its header claims a body of 200 MiB; then 1 MiB of that body.
+        try:
+            s.sendall(call[:4] + struct.pack("<I", 200 << 20) + call[8:] + b"\0" * (1 << 20))
+        except (BrokenPipeError, ConnectionResetError):
+            results["oversized closed"] = True  # before it had all of that 1 MiB
+            return
+        results["oversized closed"] = closed_by_peer(s, 5)
+
+    threads = [threading.Thread(target=f) for f in (silent, flooder, oversized)]
     for t in threads:
         t.start()
     conn = dbus.connection.Connection(address)
@@ -116,7 +134,7 @@ def main():
     for t in threads:
         t.join()
     print("good client: %d calls, slowest %.3f s; %s" % (calls, worst, results))
-    ok = results.get("silent closed") is True and results.get("flooder closed") is True and worst < 1.0
+    ok = all(results.get(k) is True for k in ("silent closed", "flooder closed", "oversized closed")) and worst < 1.0
     sys.exit(0 if ok else 1)
 
 

@@ -18,6 +18,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <string>
 #include <thread>
@@ -307,6 +309,26 @@ RunResult run(const std::vector<std::string>& argv, const As& as, int timeout_ms
     else
         r.status = 128 + WTERMSIG(status);
     return r;
+}
+
+size_t fd_count(pid_t pid) {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+        ++n;
+    return n;
+}
+
+long rss_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string key;
+    long value = -1;
+    while (in >> key) {
+        if (key == "VmRSS:") {
+            in >> value;
+            break;
+        }
+    }
+    return value;
 }
 
 }  // namespace cgm::test

@@ -84,4 +84,10 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, const As& as = As{}, int timeout_ms = 20000,
               const std::vector<std::pair<std::string, std::string>>& env = {});
 
+/// How many file descriptors process `pid` has open.
+size_t fd_count(pid_t pid);
+
+/// The resident set size of process `pid` in KiB (VmRSS), or -1 if it cannot be read.
+long rss_kib(pid_t pid);
+
 }  // namespace cgm::test

@@ -26,13 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-size_t fd_count(pid_t pid) {
-    size_t n = 0;
-    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
-        ++n;
-    return n;
-}
-
 // Wait up to `ms` for `cond`.
 template <typename Cond>
 bool eventually(int ms, Cond&& cond) {

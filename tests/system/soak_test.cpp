@@ -19,26 +19,6 @@
 namespace cgm::test {
 namespace {
 
-size_t fd_count(pid_t pid) {
-    size_t n = 0;
-    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
-        ++n;
-    return n;
-}
-
-long rss_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string key;
-    long value = -1;
-    while (in >> key) {
-        if (key == "VmRSS:") {
-            in >> value;
-            break;
-        }
-    }
-    return value;
-}
-
 class SoakTest : public DaemonTest {
 protected:
     // `threads` threads x `iterations`; returns the number of failed calls (each one reported).
