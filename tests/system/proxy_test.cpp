@@ -6,6 +6,8 @@
 // proxy that outlives its host daemon.
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "daemon_fixture.h"
 
@@ -19,6 +21,31 @@ protected:
         argv.insert(argv.end(), args.begin(), args.end());
         return run(argv);
     }
+    // As in a container: the host's socket directory (/run/cgmtest/host, where a daemon is
+    // started) bind-mounted at /run/cgmtest/p, where a proxy will serve.
+    void host_for_proxy() {
+        ::mkdir("/run/cgmtest", 0755);
+        ::mkdir("/run/cgmtest/host", 0755);
+        ::mkdir("/run/cgmtest/p", 0755);
+        ASSERT_EQ(::mount("/run/cgmtest/host", "/run/cgmtest/p", nullptr, MS_BIND, nullptr), 0);
+        start(Daemon::Config{{}, "/run/cgmtest/host/sock", false, true, "", {}});
+    }
+    // cgm through the proxy of host_for_proxy().
+    RunResult cgm_proxied(std::vector<std::string> args) {
+        std::vector<std::string> argv = {CGM_CLI_BINARY, "--socket", kProxySocket};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run(argv);
+    }
+    // Wait (bounded) until the proxy serves and has moved the host's directory aside.
+    bool proxy_up() {
+        for (int i = 0; i < 400; ++i) {
+            if (exists("/run/cgmtest/p.lower/sock") && cgm_proxied({"ping"}).status == 0)
+                return true;
+            ::usleep(20000);
+        }
+        return false;
+    }
+    static constexpr const char* kProxySocket = "/run/cgmtest/p/sock";
 };
 
 // The container's script: its own /proc, a fresh /sys/fs/cgroup with the host's socket directory
@@ -147,29 +174,14 @@ TEST_F(ProxyTest, RefusesWithoutRootOrHost) {
 // A proxy outlives its host daemon: while the host is away calls fail at once with a clear reason
 // (Ping is answered by the proxy itself), and once a daemon answers again the proxy reconnects.
 TEST_F(ProxyTest, ReconnectsToTheHostWithoutFreezing) {
-    // As in a container: the host's socket directory bind-mounted where the proxy will serve.
-    ::mkdir("/run/cgmtest", 0755);
-    ::mkdir("/run/cgmtest/host", 0755);
-    ::mkdir("/run/cgmtest/p", 0755);
-    ASSERT_EQ(::mount("/run/cgmtest/host", "/run/cgmtest/p", nullptr, MS_BIND, nullptr), 0);
-    start(Daemon::Config{{}, "/run/cgmtest/host/sock", false, true, "", {}});
-    EXPECT_EQ(run({CGM_PROXY_BINARY, "--check-master", "--socket", "/run/cgmtest/p/sock"}).status, 0);
+    host_for_proxy();
+    EXPECT_EQ(run({CGM_PROXY_BINARY, "--check-master", "--socket", kProxySocket}).status, 0);
     auto proxy = run({"/bin/sh", "-c",
-                      std::string(CGM_PROXY_BINARY) +
-                          " --socket /run/cgmtest/p/sock --verbose >/dev/null 2>/run/cgmtest/proxy.log & echo $!"});
+                      std::string(CGM_PROXY_BINARY) + " --socket " + kProxySocket +
+                          " --verbose >/dev/null 2>/run/cgmtest/proxy.log & echo $!"});
     pid_t ppid = std::stoi(proxy.out);
-    const std::string psock = "/run/cgmtest/p/sock";
-    auto cgm = [&](std::vector<std::string> args) {
-        std::vector<std::string> argv = {CGM_CLI_BINARY, "--socket", psock};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return run(argv);
-    };
-    bool up = false;
-    for (int i = 0; i < 400 && !up; ++i) {  // the proxy's start-up: bounded wait for its socket
-        up = exists("/run/cgmtest/p.lower/sock") && cgm({"ping"}).status == 0;
-        if (!up)
-            ::usleep(20000);
-    }
+    auto cgm = [&](std::vector<std::string> args) { return cgm_proxied(std::move(args)); };
+    const bool up = proxy_up();
     ASSERT_TRUE(up) << read_text("/run/cgmtest/proxy.log");
     EXPECT_EQ(cgm({"create", "memory", "first"}).status, 0);
     EXPECT_TRUE(exists(fs("memory", "first")));
@@ -204,6 +216,69 @@ TEST_F(ProxyTest, ReconnectsToTheHostWithoutFreezing) {
     for (int i = 0; i < 500 && ::kill(ppid, 0) == 0; ++i)
         ::usleep(10000);
     EXPECT_NE(::kill(ppid, 0), 0);
+    ::umount2("/run/cgmtest/p.lower", MNT_DETACH);
+}
+
+// --daemon: the starting process returns once the proxy is on its own, in a session of its own,
+// with its pid in /run/cgproxy.pid; it forwards, and SIGTERM ends it.
+TEST_F(ProxyTest, DaemonModeDetachesAndWritesItsPid) {
+    host_for_proxy();
+    auto r = run({CGM_PROXY_BINARY, "--daemon", "--socket", kProxySocket});
+    EXPECT_EQ(r.status, 0) << r.err;
+    pid_t pid = 0;
+    for (int i = 0; i < 500 && pid == 0; ++i) {  // written by the intermediate process
+        if (exists("/run/cgproxy.pid"))
+            pid = std::atoi(read_text("/run/cgproxy.pid").c_str());
+        else
+            ::usleep(10000);
+    }
+    ASSERT_GT(pid, 1);
+    ASSERT_TRUE(proxy_up());
+    auto made = cgm_proxied({"create", "memory", "detached"});
+    EXPECT_EQ(made.status, 0) << made.err;
+    EXPECT_TRUE(exists(fs("memory", "detached")));
+    EXPECT_NE(::getsid(pid), ::getsid(0));
+    ASSERT_EQ(::kill(pid, SIGTERM), 0);
+    for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i)
+        ::usleep(10000);
+    EXPECT_NE(::kill(pid, 0), 0);
+    EXPECT_FALSE(exists(kProxySocket));
+    ::unlink("/run/cgproxy.pid");
+    ::umount2("/run/cgmtest/p.lower", MNT_DETACH);
+}
+
+// --sigstop: the proxy stops itself once it serves (upstart's "expect stop"), and serves when
+// continued.
+TEST_F(ProxyTest, SigstopStopsOnceReady) {
+    host_for_proxy();
+    struct Proxy {  // our own child, so that waitpid sees it stop; killed if a check fails
+        pid_t pid = ::fork();
+        ~Proxy() {
+            if (pid > 0 && ::kill(pid, SIGKILL) == 0)
+                ::waitpid(pid, nullptr, 0);
+        }
+    } proxy;
+    if (proxy.pid == 0) {
+        ::execl(CGM_PROXY_BINARY, "cgproxy", "--sigstop", "--socket", kProxySocket, static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    ASSERT_GT(proxy.pid, 0);
+    int raw = 0;
+    pid_t seen = 0;
+    for (int i = 0; i < 1000 && seen == 0; ++i)  // bounded: a proxy that never stops fails here
+        if ((seen = ::waitpid(proxy.pid, &raw, WUNTRACED | WNOHANG)) == 0)
+            ::usleep(10000);
+    ASSERT_EQ(seen, proxy.pid) << "the proxy did not stop itself";
+    ASSERT_TRUE(WIFSTOPPED(raw)) << raw;
+    EXPECT_TRUE(exists(kProxySocket));  // ready before it stopped
+    ::kill(proxy.pid, SIGCONT);
+    ASSERT_TRUE(proxy_up());
+    EXPECT_EQ(cgm_proxied({"create", "memory", "continued"}).status, 0);
+    EXPECT_TRUE(exists(fs("memory", "continued")));
+    ::kill(proxy.pid, SIGTERM);
+    ASSERT_EQ(::waitpid(proxy.pid, &raw, 0), proxy.pid);
+    proxy.pid = -1;
+    EXPECT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 0) << raw;
     ::umount2("/run/cgmtest/p.lower", MNT_DETACH);
 }
 
