@@ -11,6 +11,7 @@
 #include <systemd/sd-id128.h>
 
 #include "bus/bus_error.h"
+#include "bus/input_limit.h"
 #include "bus/methods.h"
 #include "bus/scm.h"
 
@@ -26,6 +27,7 @@ ClientConnection::~ClientConnection() {
     auth_timer_.reset();
     timer_.reset();
     io_.reset();
+    incoming_slot_.reset();
     object_slot_.reset();
     shim_slot_.reset();
     bus_.reset();
@@ -44,6 +46,7 @@ Result<std::unique_ptr<ClientConnection>> ClientConnection::create(Loop& loop, A
     if (r < 0)
         return errno_error(-r, "sd_bus_set_fd");
     a.fd.release();  // the bus owns it now
+    c->fd_ = fd;
     sd_id128_t server_id;
     r = sd_id128_from_string(loop.server().server_id().c_str(), &server_id);
     if (r < 0)
@@ -65,6 +68,11 @@ Result<std::unique_ptr<ClientConnection>> ClientConnection::create(Loop& loop, A
     }
     c->object_slot_.reset(obj);
     c->shim_slot_.reset(shim);
+    sd_bus_slot* incoming = nullptr;
+    r = sd_bus_add_filter(b, &incoming, on_incoming, c.get());
+    if (r < 0)
+        return errno_error(-r, "installing the input filter");
+    c->incoming_slot_.reset(incoming);
     r = sd_bus_start(b);
     if (r < 0)
         return errno_error(-r, "sd_bus_start");
@@ -128,14 +136,19 @@ void ClientConnection::close(std::string_view reason) {
 void ClientConnection::process() {
     if (closed_)
         return;
-    const unsigned batch = loop_.server().config().process_batch;
-    for (unsigned i = 0; i < batch; ++i) {
+    const ServerConfig& config = loop_.server().config();
+    // sd-bus reads one message at a time and is told (on_incoming) when one is complete; what it
+    // reads of the next one is bounded.
+    InputLimit limit(fd_, unfinished_bytes_, config.max_message_bytes);
+    for (unsigned i = 0; i < config.process_batch; ++i) {
         int r = sd_bus_process(bus_.get(), nullptr);
         if (r < 0) {
             if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE)
                 close("peer disconnected");
             else if (r == -ENOBUFS)
-                close("the peer sent a message longer than sd-bus's bound of 128 MiB");
+                close("the peer announced a message longer than sd-bus's bound of 128 MiB");
+            else if (r == -EMSGSIZE)
+                close(fmt::format("the peer sent a message longer than {} bytes", config.max_message_bytes));
             else if (r == -EBADMSG)
                 close("the peer sent a malformed message");
             else
@@ -202,12 +215,18 @@ int ClientConnection::on_auth_timeout(sd_event_source*, uint64_t, void* userdata
 
 int ClientConnection::on_refused_message(sd_bus_message* m, void* userdata, sd_bus_error*) {
     auto* self = static_cast<ClientConnection*>(userdata);
+    self->unfinished_bytes_ = 0;  // a message was read whole (this filter may come before on_incoming)
     uint8_t type = 0;
     if (sd_bus_message_get_type(m, &type) < 0 || type != SD_BUS_MESSAGE_METHOD_CALL)
         return 1;
     self->refusal_sent_ = true;
     return reply_error(m, make_error(ErrorKind::LimitsExceeded, "connection refused: {}", self->refusal_),
                        self->server().config().compat_errors);
+}
+
+int ClientConnection::on_incoming(sd_bus_message*, void* userdata, sd_bus_error*) {
+    static_cast<ClientConnection*>(userdata)->unfinished_bytes_ = 0;  // a message was read whole
+    return 0;                                                         // on to the objects
 }
 
 }  // namespace cgm::bus

@@ -67,6 +67,7 @@ private:
     static int on_timer(sd_event_source* s, uint64_t usec, void* userdata);
     static int on_auth_timeout(sd_event_source* s, uint64_t usec, void* userdata);
     static int on_refused_message(sd_bus_message* m, void* userdata, sd_bus_error* error);
+    static int on_incoming(sd_bus_message* m, void* userdata, sd_bus_error* error);
     void process();
     void rearm(bool more_pending);
 
@@ -77,6 +78,7 @@ private:
     BusPtr bus_;
     SlotPtr object_slot_;
     SlotPtr shim_slot_;
+    SlotPtr incoming_slot_;
     SourcePtr io_;
     SourcePtr timer_;
     SourcePtr auth_timer_;
@@ -84,6 +86,8 @@ private:
     std::string refusal_;
     bool refusal_sent_ = false;
     bool closed_ = false;
+    int fd_ = -1;                    ///< the client's socket (the bus owns it)
+    uint64_t unfinished_bytes_ = 0;  ///< read of the message sd-bus is reading (bus/input_limit.h)
 };
 
 }  // namespace cgm::bus

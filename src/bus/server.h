@@ -45,6 +45,7 @@ struct ServerConfig {
     size_t max_connections_per_uid = 1024;   ///< open client connections of one uid
     uint64_t auth_timeout_usec = 5'000'000;  ///< time a new connection has to authenticate
     uint64_t max_queued_writes = 1024;       ///< replies queued for a peer that does not read them
+    uint64_t max_message_bytes = 1 << 20;    ///< bytes of one incoming message (and of the auth exchange)
     unsigned process_batch = 32;             ///< messages handled per connection before others get a turn
     uint64_t scm_timeout_usec = 5'000'000;   ///< time an *Scm credential exchange may take
     size_t max_scm_pending = 64;             ///< *Scm exchanges in progress on one connection

@@ -318,12 +318,12 @@ size_t fd_count(pid_t pid) {
     return n;
 }
 
-long rss_kib(pid_t pid) {
+long status_kib(pid_t pid, const std::string& wanted) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
     std::string key;
     long value = -1;
     while (in >> key) {
-        if (key == "VmRSS:") {
+        if (key == wanted) {
             in >> value;
             break;
         }

@@ -87,7 +87,12 @@ RunResult run(const std::vector<std::string>& argv, const As& as = As{}, int tim
 /// How many file descriptors process `pid` has open.
 size_t fd_count(pid_t pid);
 
+/// A KiB figure from /proc/<pid>/status (key e.g. "VmHWM:"), or -1 if it cannot be read.
+long status_kib(pid_t pid, const std::string& key);
+
 /// The resident set size of process `pid` in KiB (VmRSS), or -1 if it cannot be read.
-long rss_kib(pid_t pid);
+inline long rss_kib(pid_t pid) {
+    return status_kib(pid, "VmRSS:");
+}
 
 }  // namespace cgm::test
