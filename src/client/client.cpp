@@ -17,6 +17,7 @@
 
 #include "cgmanager/cgmanager-proxy.h"
 #include "cgmanager/names.h"
+#include "core/sys.h"
 
 namespace cgm::client {
 
@@ -147,21 +148,7 @@ public:
 
     /// Send one credential (the kernel checks it, and translates it for the daemon).
     Result<void> send_cred(const Cred& c) {
-        struct ucred uc = {c.pid, c.uid, c.gid};
-        alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof uc)] = {};
-        char payload = 'p';
-        struct iovec iov = {&payload, 1};
-        struct msghdr msg {};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_CREDENTIALS;
-        cm->cmsg_len = CMSG_LEN(sizeof uc);
-        std::memcpy(CMSG_DATA(cm), &uc, sizeof uc);
-        if (::sendmsg(near_, &msg, MSG_NOSIGNAL) < 0)
+        if (sys::send_credentials(near_, c.pid, c.uid, c.gid, MSG_NOSIGNAL) < 0)
             return errno_error(errno, "sending credentials {}:{}:{}", c.pid, c.uid, c.gid);
         return ok();
     }

@@ -140,24 +140,6 @@ Result<std::vector<std::string>> list_dir(int dirfd, EntryType type) {
     return names;
 }
 
-ssize_t send_credentials(int fd, pid_t pid, uid_t uid, gid_t gid, int flags) {
-    struct ucred uc = {pid, uid, gid};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof uc)] = {};
-    char payload = 'p';
-    struct iovec iov = {&payload, 1};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_CREDENTIALS;
-    cm->cmsg_len = CMSG_LEN(sizeof uc);
-    std::memcpy(CMSG_DATA(cm), &uc, sizeof uc);
-    return ::sendmsg(fd, &msg, flags);
-}
-
 Result<void> mkdir(const std::string& path, mode_t mode, bool exist_ok) {
     if (::mkdir(path.c_str(), mode) < 0 && !(exist_ok && errno == EEXIST))
         return errno_error(errno, "mkdir {}", path);

@@ -8,9 +8,11 @@
 //  - EINTR is retried inside the wrappers.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,8 +61,25 @@ Result<UniqueFd> dup(int fd);
 
 /// Send one datagram of one byte ('p') carrying SCM_CREDENTIALS {pid, uid, gid}: a credential of
 /// the *Scm protocol (reference §5.3). The kernel checks what the sender may claim. Returns what
-/// sendmsg(2) does: 1, or -1 with errno set.
-ssize_t send_credentials(int fd, pid_t pid, uid_t uid, gid_t gid, int flags);
+/// sendmsg(2) does: 1, or -1 with errno set. Inline, so that the installed client library, which
+/// has nothing else of the core but its error convention, shares it.
+inline ssize_t send_credentials(int fd, pid_t pid, uid_t uid, gid_t gid, int flags) {
+    struct ucred uc = {pid, uid, gid};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof uc)] = {};
+    char payload = 'p';
+    struct iovec iov = {&payload, 1};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_CREDENTIALS;
+    cm->cmsg_len = CMSG_LEN(sizeof uc);
+    std::memcpy(CMSG_DATA(cm), &uc, sizeof uc);
+    return ::sendmsg(fd, &msg, flags);
+}
 
 /// fstat of an fd (works on O_PATH fds).
 Result<struct stat> fstat(int fd);
