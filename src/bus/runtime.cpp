@@ -2,6 +2,7 @@
 #include "bus/runtime.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -97,6 +98,17 @@ void ListeningSocket::remove() const {
     if (path.empty() || ::lstat(path.c_str(), &now) < 0 || now.st_dev != dev || now.st_ino != ino)
         return;
     ::unlink(path.c_str());
+}
+
+spdlog::level::level_enum log_level(bool debug, bool verbose, bool quiet) {
+    return debug     ? spdlog::level::debug
+           : verbose ? spdlog::level::info
+           : quiet   ? spdlog::level::err
+                     : spdlog::level::warn;
+}
+
+void return_large_blocks() {
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
 }
 
 void raise_fd_limit() {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // What the cgmanager and cgproxy programs share: logging set-up, the listening socket (with the
-// "already running" probe and stale-socket replacement), detaching, the fd limit.
+// "already running" probe and stale-socket replacement), detaching, the fd limit, the allocator.
 #pragma once
 
 #include <string>
@@ -14,6 +14,9 @@
 namespace cgm::bus {
 
 enum class LogTarget { Stderr, Journal, Syslog };
+
+/// The level the -q/-v/--debug flags ask for (--debug wins, then -v, then -q; else warnings).
+spdlog::level::level_enum log_level(bool debug, bool verbose, bool quiet);
 
 /// The default logger for program `name`: the journal when systemd started it (JOURNAL_STREAM),
 /// syslog once detached, else stderr with "name: level: " prefixes.
@@ -40,6 +43,11 @@ Result<ListeningSocket> listen_on(const std::string& path);
 
 /// Raise RLIMIT_NOFILE's soft limit to the hard limit; a failure is only logged.
 void raise_fd_limit();
+
+/// Fix glibc's mmap threshold at 1 MiB, so that blocks that large (a client's message of many
+/// MiB, a long task list) are mapped and go back to the kernel when freed. glibc's default raises
+/// the threshold to the largest block freed, after which such blocks stay in the heap for good.
+void return_large_blocks();
 
 /// Double fork and detach: the calling process exits 0 once the detached one's pid is in `pidfile`;
 /// the detached process has its own session, "/" as directory and /dev/null on stdin/out/err.

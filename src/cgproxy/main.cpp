@@ -8,7 +8,6 @@
 // /sys/fs/cgroup/cgmanager, is moved aside to /sys/fs/cgroup/cgmanager.lower (a mount move, or a
 // rename where it is not a mount point); the proxy then listens on /sys/fs/cgroup/cgmanager/sock
 // and talks to the host through cgmanager.lower/sock.
-#include <malloc.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -83,10 +82,7 @@ cgm::Result<std::string> move_host_socket_aside(const std::string& upper) {
 }
 
 int run(const Options& opt) {
-    const auto level = opt.debug     ? spdlog::level::debug
-                       : opt.verbose ? spdlog::level::info
-                       : opt.quiet   ? spdlog::level::err
-                                     : spdlog::level::warn;
+    const auto level = cgm::bus::log_level(opt.debug, opt.verbose, opt.quiet);
     cgm::bus::setup_logging("cgproxy", level, false);
     const std::string dir = dirname(opt.socket);
     if (opt.check_master) {
@@ -188,8 +184,7 @@ int real_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // As in the daemon: large blocks (a client's message of many MiB) go back to the kernel.
-    ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    cgm::bus::return_large_blocks();
     try {
         return real_main(argc, argv);
     } catch (const std::exception& e) {

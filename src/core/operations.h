@@ -48,7 +48,11 @@ class Operations final : public CgroupService {
 public:
     Operations(std::shared_ptr<const HierarchyTable> table, const ProcSource& proc, EmptyWatcher& watcher,
                OperationsConfig config = {})
-        : table_ptr_(std::move(table)), table_(*table_ptr_), proc_(proc), watcher_(watcher), config_(config) {}
+        : table_ptr_(std::move(table)),
+          table_(*table_ptr_),
+          proc_(proc),
+          watcher_(watcher),
+          config_(std::move(config)) {}
 
     /// The victim's cgroup relative to the requestor's: "/" when equal, else "a/b" (no leading
     /// '/'). The victim must be at or below the requestor. Plain calls need the caller in the

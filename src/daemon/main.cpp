@@ -10,7 +10,6 @@
 // SIGTERM/SIGINT: stop accepting, finish the calls in flight, remove the socket (unless it was
 // passed in), exit 0. SIGHUP: rescan the hierarchies.
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -74,10 +73,7 @@ std::string default_socket_path() {
 }
 
 int run(const Options& opt) {
-    const auto level = opt.debug     ? spdlog::level::debug
-                       : opt.verbose ? spdlog::level::info
-                       : opt.quiet   ? spdlog::level::err
-                                     : spdlog::level::warn;
+    const auto level = cgm::bus::log_level(opt.debug, opt.verbose, opt.quiet);
     cgm::bus::setup_logging("cgmanager", level, false);
     if (::geteuid() != 0) {
         spdlog::error("must run as root");
@@ -310,10 +306,7 @@ int real_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // A fixed mmap threshold: blocks of 1 MiB and more (a client's message of many MiB, a long
-    // task list) are mapped and go back to the kernel when freed. glibc's default raises the
-    // threshold to the largest block freed, after which such blocks stay in the heap for good.
-    ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    cgm::bus::return_large_blocks();
     try {
         return real_main(argc, argv);
     } catch (const std::exception& e) {
