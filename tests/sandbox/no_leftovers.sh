@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs after every sandboxed test (ctest fixture cleanup): no sandbox cgroup may be left anywhere
-# below this process's own cgroups, in any mounted hierarchy.
+# below this process's own cgroups, in any mounted hierarchy. A sandbox is named cgmtest-<pid of
+# its runner>; one whose runner is still running belongs to a run in progress (another test
+# suite on the same machine, say) and is not a leftover.
 set -uo pipefail
 
 # "fstype mount-point super-options" for every cgroup mount. mountinfo has a variable number of
@@ -24,8 +26,14 @@ while IFS=: read -r _ ctrls path; do
   for d in $dirs; do
     [[ -d "$d$path" ]] || continue
     checked=$((checked + 1))
-    found=$(find "$d$path" -maxdepth 8 -type d -name 'cgmtest-*' 2>/dev/null)
-    [[ -n "$found" ]] && left+="$found"$'\n'
+    while read -r f; do
+      [[ -n "$f" ]] || continue
+      pid=${f##*/cgmtest-}
+      if [[ $pid =~ ^[0-9]+$ && -d /proc/$pid ]]; then
+        continue  # its runner is alive: in use (a leftover whose pid was reused is found next time)
+      fi
+      left+="$f"$'\n'
+    done < <(find "$d$path" -maxdepth 8 -type d -name 'cgmtest-*' 2>/dev/null)
   done
 done </proc/self/cgroup
 if ((checked == 0)); then
