@@ -11,20 +11,20 @@
 #include <systemd/sd-id128.h>
 
 #include "bus/bus_error.h"
-#include "bus/input_limit.h"
 #include "bus/methods.h"
 #include "bus/scm.h"
 
 namespace cgm::bus {
 
-ClientConnection::ClientConnection(Loop& loop, uint64_t id, Ucred peer, UniqueFd pidfd)
-    : loop_(loop), id_(id), peer_(peer), pidfd_(std::move(pidfd)) {}
+ClientConnection::ClientConnection(Loop& loop, uint64_t id, Ucred peer, UniqueFd pidfd, const InputRules& rules)
+    : loop_(loop), id_(id), peer_(peer), pidfd_(std::move(pidfd)), guard_(rules) {}
 
 ClientConnection::~ClientConnection() {
     for (ScmExchange* x : exchanges_)
         destroy_exchange(x);
     // Sources first (they point at us), then the object slots, then the bus (closes the fd).
     auth_timer_.reset();
+    stall_timer_.reset();
     timer_.reset();
     io_.reset();
     incoming_slot_.reset();
@@ -34,7 +34,9 @@ ClientConnection::~ClientConnection() {
 }
 
 Result<std::unique_ptr<ClientConnection>> ClientConnection::create(Loop& loop, Accepted a) {
-    std::unique_ptr<ClientConnection> c(new ClientConnection(loop, a.id, a.peer, std::move(a.pidfd)));
+    const ServerConfig& config = loop.server().config();
+    InputRules rules{config.max_message_bytes, config.max_message_fds, a.peer.uid};
+    std::unique_ptr<ClientConnection> c(new ClientConnection(loop, a.id, a.peer, std::move(a.pidfd), rules));
     c->refusal_ = std::move(a.refusal);
     sd_bus* b = nullptr;
     int r = sd_bus_new(&b);
@@ -73,7 +75,10 @@ Result<std::unique_ptr<ClientConnection>> ClientConnection::create(Loop& loop, A
     if (r < 0)
         return errno_error(-r, "installing the input filter");
     c->incoming_slot_.reset(incoming);
-    r = sd_bus_start(b);
+    {
+        InputGuard::Active active(fd, c->guard_);  // sd_bus_start already reads what has come
+        r = sd_bus_start(b);
+    }
     if (r < 0)
         return errno_error(-r, "sd_bus_start");
 
@@ -90,11 +95,15 @@ Result<std::unique_ptr<ClientConnection>> ClientConnection::create(Loop& loop, A
     sd_event_source_set_enabled(s, SD_EVENT_OFF);
     uint64_t now = 0;
     sd_event_now(e, CLOCK_MONOTONIC, &now);
-    r = sd_event_add_time(e, &s, CLOCK_MONOTONIC, now + loop.server().config().auth_timeout_usec, 10'000,
-                          on_auth_timeout, c.get());
+    r = sd_event_add_time(e, &s, CLOCK_MONOTONIC, now + config.auth_timeout_usec, 10'000, on_auth_timeout, c.get());
     if (r < 0)
         return errno_error(-r, "adding the authentication timer");
     c->auth_timer_.reset(s);
+    r = sd_event_add_time(e, &s, CLOCK_MONOTONIC, 0, 10'000, on_stall_timeout, c.get());
+    if (r < 0)
+        return errno_error(-r, "adding the message timer");
+    c->stall_timer_.reset(s);
+    sd_event_source_set_enabled(s, SD_EVENT_OFF);
     spdlog::debug("connection {} from pid {} uid {} gid {}", c->id_, c->peer_.pid, c->peer_.uid, c->peer_.gid);
     return c;
 }
@@ -122,14 +131,16 @@ void ClientConnection::end_exchange(ScmExchange* x) {
     destroy_exchange(x);
 }
 
-void ClientConnection::close(std::string_view reason) {
+void ClientConnection::close(std::string_view reason, bool notable) {
     if (closed_)
         return;
     closed_ = true;
-    spdlog::debug("connection {} (pid {}) closed: {}", id_, peer_.pid, reason);
+    spdlog::log(notable ? spdlog::level::warn : spdlog::level::debug, "connection {} (pid {} uid {}) closed: {}", id_,
+                peer_.pid, peer_.uid, reason);
     sd_event_source_set_enabled(io_.get(), SD_EVENT_OFF);
     sd_event_source_set_enabled(timer_.get(), SD_EVENT_OFF);
     sd_event_source_set_enabled(auth_timer_.get(), SD_EVENT_OFF);
+    sd_event_source_set_enabled(stall_timer_.get(), SD_EVENT_OFF);
     loop_.retire(this);
 }
 
@@ -137,27 +148,36 @@ void ClientConnection::process() {
     if (closed_)
         return;
     const ServerConfig& config = loop_.server().config();
-    // sd-bus reads one message at a time and is told (on_incoming) when one is complete; what it
-    // reads of the next one is bounded.
-    InputLimit limit(fd_, unfinished_bytes_, config.max_message_bytes);
+    InputGuard::Active active(fd_, guard_);  // sd-bus's reads of our socket go through the guard
     for (unsigned i = 0; i < config.process_batch; ++i) {
         int r = sd_bus_process(bus_.get(), nullptr);
         if (r < 0) {
-            if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE)
+            const int err = -r;
+            if (!guard_.failure().empty() && (err == EMSGSIZE || err == ETOOMANYREFS || err == EBADMSG || err == EIO))
+                close(guard_.failure(), true);
+            else if (err == ECONNRESET || err == ENOTCONN || err == EPIPE)
                 close("peer disconnected");
-            else if (r == -ENOBUFS)
-                close("the peer announced a message longer than sd-bus's bound of 128 MiB");
-            else if (r == -EMSGSIZE)
-                close(fmt::format("the peer sent a message longer than {} bytes", config.max_message_bytes));
-            else if (r == -EBADMSG)
-                close("the peer sent a malformed message");
+            else if (err == ENOBUFS)
+                close("the peer announced a message longer than sd-bus's bound of 128 MiB", true);
+            else if (err == EBADMSG)
+                close("the peer sent a malformed message", true);
             else
-                close(std::strerror(-r));
+                close(std::strerror(err));
             return;
         }
         if (closed_)
             return;  // a handler closed it
         if (r == 0) {
+            // Every message read whole went to the filters, unless sd-bus dropped it as invalid
+            // (a bad signature, a header naming descriptors that never came, ...), which it does
+            // silently; the client would wait for an answer until its own timeout.
+            if (guard_.complete_messages() > dispatched_) {
+                close(fmt::format("the peer sent a message that is not valid D-Bus ({} read, {} valid); it was "
+                                  "dropped and the connection is closed",
+                                  guard_.complete_messages(), dispatched_),
+                      true);
+                return;
+            }
             rearm(false);
             return;
         }
@@ -181,6 +201,18 @@ void ClientConnection::rearm(bool more_pending) {
         return;
     }
     sd_event_source_set_io_events(io_.get(), static_cast<uint32_t>(events));
+    // A message left half sent holds its bytes (and any descriptors) here: it has a deadline,
+    // counted from when the daemon first saw part of it.
+    if (guard_.authenticating() || !guard_.mid_message()) {
+        sd_event_source_set_enabled(stall_timer_.get(), SD_EVENT_OFF);
+        stalled_message_ = UINT64_MAX;
+    } else if (stalled_message_ != guard_.complete_messages()) {
+        stalled_message_ = guard_.complete_messages();
+        uint64_t now = 0;
+        sd_event_now(loop_.event(), CLOCK_MONOTONIC, &now);
+        sd_event_source_set_time(stall_timer_.get(), now + loop_.server().config().message_timeout_usec);
+        sd_event_source_set_enabled(stall_timer_.get(), SD_EVENT_ONESHOT);
+    }
     uint64_t until = UINT64_MAX;
     if (more_pending)
         until = 0;  // yield to the other connections, then continue right away
@@ -213,9 +245,15 @@ int ClientConnection::on_auth_timeout(sd_event_source*, uint64_t, void* userdata
     return 0;
 }
 
+int ClientConnection::on_stall_timeout(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<ClientConnection*>(userdata);
+    self->close(fmt::format("a message was left unfinished for {} ms", self->server().config().message_timeout_usec / 1000),
+                true);
+    return 0;
+}
+
 int ClientConnection::on_refused_message(sd_bus_message* m, void* userdata, sd_bus_error*) {
     auto* self = static_cast<ClientConnection*>(userdata);
-    self->unfinished_bytes_ = 0;  // a message was read whole (this filter may come before on_incoming)
     uint8_t type = 0;
     if (sd_bus_message_get_type(m, &type) < 0 || type != SD_BUS_MESSAGE_METHOD_CALL)
         return 1;
@@ -225,8 +263,9 @@ int ClientConnection::on_refused_message(sd_bus_message* m, void* userdata, sd_b
 }
 
 int ClientConnection::on_incoming(sd_bus_message*, void* userdata, sd_bus_error*) {
-    static_cast<ClientConnection*>(userdata)->unfinished_bytes_ = 0;  // a message was read whole
-    return 0;                                                         // on to the objects
+    // sd-bus runs the newest filter first: this one sees every message, refused connections' too.
+    ++static_cast<ClientConnection*>(userdata)->dispatched_;
+    return 0;  // on to the next filter and the objects
 }
 
 }  // namespace cgm::bus

@@ -9,6 +9,11 @@
 // from sd_bus_get_timeout(). This also handles libdbus clients that send BEGIN and their first
 // call in one write. A connection that fails to process (the peer went away, a protocol error) is
 // closed and retired: destroyed by its loop once the current dispatch is over.
+//
+// What the peer sends is checked as sd-bus reads it (bus/input_guard.h): the authentication,
+// each message's length and file descriptors. A message sd-bus read whole but never dispatched
+// was dropped as malformed, and a message left unfinished for ServerConfig::message_timeout_usec
+// stalls nobody but pins memory and descriptors: both close the connection, with a log line.
 #pragma once
 
 #include <sys/types.h>
@@ -18,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bus/input_guard.h"
 #include "bus/sd_ptr.h"
 #include "bus/server.h"
 #include "cgmanager/result.h"
@@ -50,8 +56,8 @@ public:
 
     /// Process what is pending and re-arm; call after sending anything outside a dispatch.
     void kick();
-    /// Close the connection (logged with the reason) and retire it.
-    void close(std::string_view reason);
+    /// Close the connection (logged with the reason, at debug level unless `notable`) and retire it.
+    void close(std::string_view reason, bool notable = false);
 
     /// *Scm exchanges running for this connection (scm.h): it owns them, and ends them with itself.
     void begin_exchange(ScmExchange* x) { exchanges_.push_back(x); }
@@ -62,10 +68,11 @@ public:
     bool refused() const { return !refusal_.empty(); }
 
 private:
-    ClientConnection(Loop& loop, uint64_t id, Ucred peer, UniqueFd pidfd);
+    ClientConnection(Loop& loop, uint64_t id, Ucred peer, UniqueFd pidfd, const InputRules& rules);
     static int on_io(sd_event_source* s, int fd, uint32_t revents, void* userdata);
     static int on_timer(sd_event_source* s, uint64_t usec, void* userdata);
     static int on_auth_timeout(sd_event_source* s, uint64_t usec, void* userdata);
+    static int on_stall_timeout(sd_event_source* s, uint64_t usec, void* userdata);
     static int on_refused_message(sd_bus_message* m, void* userdata, sd_bus_error* error);
     static int on_incoming(sd_bus_message* m, void* userdata, sd_bus_error* error);
     void process();
@@ -82,12 +89,15 @@ private:
     SourcePtr io_;
     SourcePtr timer_;
     SourcePtr auth_timer_;
+    SourcePtr stall_timer_;  ///< armed while a message is unfinished
     std::vector<ScmExchange*> exchanges_;
     std::string refusal_;
     bool refusal_sent_ = false;
     bool closed_ = false;
-    int fd_ = -1;                    ///< the client's socket (the bus owns it)
-    uint64_t unfinished_bytes_ = 0;  ///< read of the message sd-bus is reading (bus/input_limit.h)
+    int fd_ = -1;  ///< the client's socket (the bus owns it)
+    InputGuard guard_;
+    uint64_t dispatched_ = 0;  ///< messages sd-bus parsed and handed to the filters
+    uint64_t stalled_message_ = UINT64_MAX;  ///< the unfinished message the stall timer runs for
 };
 
 }  // namespace cgm::bus

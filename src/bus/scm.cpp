@@ -2,8 +2,10 @@
 #include "bus/scm.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,8 +17,16 @@
 
 #include "bus/bus_error.h"
 #include "bus/connection.h"
+#include "bus/pin.h"
 #include "core/proc_source.h"
 #include "core/service.h"
+
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04
+#endif
 
 namespace cgm::bus {
 
@@ -65,15 +75,148 @@ std::string uint32_bytes(uint32_t v) {
     return std::string(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
+// Room for what a credential datagram may carry: the credential, the sender's pidfd (with
+// SO_PASSPIDFD) or its timestamp (without), and a little for descriptors someone sent anyway.
+constexpr size_t kControlBytes = CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int)) +
+                                 CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(2 * sizeof(int));
+
+// One datagram read from the passed socket: its payload size and what came with it. Every
+// descriptor that came is owned (pidfd) or closed (SCM_RIGHTS) here.
+struct Incoming {
+    ssize_t n = -1;
+    int err = 0;
+    std::string source;  // the sender's address (name_of)
+    ReceivedCred cred;
+    bool has_cred = false;
+    bool had_rights = false;
+    bool truncated = false;
+};
+
+// A unix socket address for messages and comparisons: "" when it has no name (a socketpair end
+// that never sent with SO_PASSCRED), else its path or "@abstract" name.
+std::string name_of(const struct sockaddr_un& addr, socklen_t len) {
+    if (len <= offsetof(struct sockaddr_un, sun_path))
+        return std::string();
+    size_t n = std::min<size_t>(len - offsetof(struct sockaddr_un, sun_path), sizeof addr.sun_path);
+    if (addr.sun_path[0] == '\0')
+        return "@" + std::string(addr.sun_path + 1, n - 1);
+    return std::string(addr.sun_path, strnlen(addr.sun_path, n));
+}
+
+Incoming read_datagram(int fd) {
+    Incoming d;
+    char payload[64];
+    alignas(struct cmsghdr) char control[kControlBytes];
+    struct iovec iov = {payload, sizeof payload};
+    struct sockaddr_un from {};
+    struct msghdr msg {};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    do
+        d.n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    while (d.n < 0 && errno == EINTR);
+    if (d.n < 0) {
+        d.err = errno;
+        return d;
+    }
+    d.truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
+    d.source = name_of(from, msg.msg_namelen);
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET)
+            continue;
+        if (c->cmsg_type == SCM_RIGHTS) {
+            size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t k = 0; k < count; ++k) {
+                int passed;
+                std::memcpy(&passed, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+                ::close(passed);
+            }
+            d.had_rights = true;
+        } else if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(struct ucred)) && !d.has_cred) {
+            struct ucred uc;
+            std::memcpy(&uc, CMSG_DATA(c), sizeof uc);
+            d.cred.cred = Ucred{uc.pid, uc.uid, uc.gid};
+            d.has_cred = true;
+        } else if (c->cmsg_type == SCM_PIDFD && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+            int pidfd;
+            std::memcpy(&pidfd, CMSG_DATA(c), sizeof pidfd);
+            d.cred.has_pidfd = true;
+            d.cred.pidfd.reset(pidfd >= 0 ? pidfd : -1);  // negative: the sender was reaped
+        } else if (c->cmsg_type == SO_TIMESTAMPNS && c->cmsg_len == CMSG_LEN(sizeof(struct timespec))) {
+            std::memcpy(&d.cred.sent, CMSG_DATA(c), sizeof d.cred.sent);
+            d.cred.has_time = true;
+        }
+    }
+    return d;
+}
+
+// The name of the socket a unix socket is connected to (name_of); errno on failure.
+Result<std::string> peer_name(int fd) {
+    struct sockaddr_un addr {};
+    socklen_t len = sizeof addr;
+    if (::getpeername(fd, reinterpret_cast<struct sockaddr*>(&addr), &len) < 0)
+        return errno_error(errno, "getpeername");
+    return name_of(addr, len);
+}
+
+// The passed socket must be one end of a socketpair made by the caller (or by host root): the
+// daemon answers only the other end, never a socket bound to a name (a service's).
+Result<void> check_pair(int fd, const Ucred& caller) {
+    auto name = peer_name(fd);
+    if (!name) {
+        if (name.error().sys_errno == ENOTCONN)
+            return make_error(ErrorKind::InvalidArgs,
+                              "the passed socket is not connected: pass one end of a socketpair(AF_UNIX, SOCK_DGRAM)");
+        return std::move(name).error().with_context("inspecting the passed socket");
+    }
+    if (!name->empty())
+        return make_error(ErrorKind::InvalidArgs,
+                          "the passed socket is connected to {}: pass one end of a socketpair (the daemon answers only "
+                          "its other end)",
+                          quoted(*name));
+    struct ucred maker {};
+    socklen_t len = sizeof maker;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &maker, &len) < 0)
+        return errno_error(errno, "inspecting the passed socket");
+    if (caller.uid != 0 && maker.uid != caller.uid)
+        return make_error(ErrorKind::AccessDenied, "the passed socket pair was made by uid {}, not by the caller (uid {})",
+                          maker.uid, caller.uid);
+    return ok();
+}
+
 }  // namespace
 
 // One exchange on one passed socket. Owned by its connection; destroys itself when done.
 class ScmExchange {
 public:
-    ScmExchange(ClientConnection& conn, ScmMethod method, ScmArgs args, UniqueFd fd)
-        : conn_(conn), method_(method), args_(std::move(args)), fd_(std::move(fd)) {}
+    ScmExchange(ClientConnection& conn, ScmMethod method, ScmArgs args, UniqueFd fd, bool pidfds)
+        : conn_(conn), method_(method), args_(std::move(args)), fd_(std::move(fd)), pidfds_(pidfds) {}
+    ~ScmExchange() { conn_.server().release_fds(conn_.peer().uid, kExchangeFds); }
+    ScmExchange(const ScmExchange&) = delete;
+    ScmExchange& operator=(const ScmExchange&) = delete;
 
     Result<void> start() {
+        // Credentials count only when sent after the kick that asks for them: whatever waits on
+        // the socket already was queued before this call (by a process that may have exited).
+        size_t early = 0;
+        for (;;) {
+            Incoming d = read_datagram(fd_.get());
+            if (d.n < 0) {
+                if (d.err == EAGAIN)
+                    break;
+                return errno_error(d.err, "reading the passed socket");
+            }
+            ++early;
+        }
+        if (early > 0)
+            return make_error(ErrorKind::AccessDenied,
+                              "{} datagram{} waited on the passed socket before the daemon asked for credentials; send "
+                              "each credential after the '1' that asks for it",
+                              early, early == 1 ? "" : "s");
         sd_event* e = conn_.loop().event();
         sd_event_source* s = nullptr;
         int r = sd_event_add_io(e, &s, fd_.get(), EPOLLIN, on_io, this);
@@ -87,7 +230,7 @@ public:
         if (r < 0)
             return errno_error(-r, "adding the exchange timer");
         timer_.reset(s);
-        if (::send(fd_.get(), "1", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+        if (send_datagram("1", 0) != 1)
             return errno_error(errno, "Failed to start write on scm fd");
         return ok();
     }
@@ -118,22 +261,13 @@ private:
         return 0;
     }
 
-    // Read every datagram that is there; each must carry SCM_CREDENTIALS first.
+    // Read every datagram that is there; each must carry one credential and nothing else.
     void readable(uint32_t revents) {
+        const int wanted = needs_victim(method_) ? 2 : 1;
         for (;;) {
-            char payload[64];
-            alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
-            struct iovec iov = {payload, sizeof payload};
-            struct msghdr msg {};
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control;
-            msg.msg_controllen = sizeof control;
-            ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno == EAGAIN) {
+            Incoming d = read_datagram(fd_.get());
+            if (d.n < 0) {
+                if (d.err == EAGAIN) {
                     if (revents & (EPOLLHUP | EPOLLERR)) {
                         log_failure(make_error(ErrorKind::Failed,
                                                "the client closed the socket before sending its credentials"));
@@ -141,69 +275,67 @@ private:
                     }
                     return;
                 }
-                log_failure(errno_error(errno, "reading credentials"));
+                log_failure(errno_error(d.err, "reading credentials"));
                 finish();
                 return;
             }
-            const struct ucred* cred = nullptr;
-            bool first = true;
-            for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                    // Nobody asked for fds: close whatever was passed.
-                    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                    for (size_t k = 0; k < count; ++k) {
-                        int passed;
-                        std::memcpy(&passed, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
-                        ::close(passed);
-                    }
-                } else if (first && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
-                           c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
-                    cred = reinterpret_cast<const struct ucred*>(CMSG_DATA(c));
-                }
-                first = false;
-            }
-            if (n == 0 && !cred) {
+            if (d.n == 0 && !d.has_cred) {
                 log_failure(
                     make_error(ErrorKind::Failed, "the client closed the socket before sending its credentials"));
                 finish();
                 return;
             }
-            if (got_ == (needs_victim(method_) ? 2 : 1))
+            if (got_ == wanted)
                 continue;  // extra datagrams are ignored
-            if (!cred || (msg.msg_flags & MSG_CTRUNC) || cred->pid <= 0) {
-                fail(
-                    make_error(ErrorKind::InvalidArgs, "a datagram on the passed socket carried no valid credentials"));
+            if (!d.has_cred || d.had_rights || d.truncated || d.cred.cred.pid <= 0 ||
+                (pidfds_ ? !d.cred.has_pidfd : !d.cred.has_time)) {
+                fail(make_error(ErrorKind::InvalidArgs,
+                                "a datagram on the passed socket carried no valid credentials (one SCM_CREDENTIALS "
+                                "and nothing else)"));
                 return;
             }
-            Ucred u{cred->pid, cred->uid, cred->gid};
-            if (got_++ == 0) {
-                requestor_ = u;
-                // Pin the requestor: /proc facts about it are trusted only while it lives.
-                auto pidfd = ProcSource::open_pidfd(u.pid);
-                if (!pidfd) {
-                    fail(std::move(pidfd).error());
-                    return;
-                }
-                requestor_pidfd_ = std::move(pidfd).value();
-                if (needs_victim(method_) && ::send(fd_.get(), "1", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+            // Bind the credential to the process it names, as the kernel saw it when it was sent.
+            const bool first = got_ == 0;
+            auto pinned = pin_credential(d.cred, first ? "requestor" : needs_victim_pid() ? "victim" : "second",
+                                         first);
+            if (!pinned) {
+                if (first)
+                    requestor_ = d.cred.cred;  // for the log line
+                fail(std::move(pinned).error());
+                return;
+            }
+            ++got_;
+            if (first)
+                expected_peer_ = d.source;  // only the peer can send to a connected socket
+            if (first) {
+                requestor_ = d.cred.cred;
+                requestor_pidfd_ = std::move(pinned).value();
+                if (wanted == 2 && send_datagram("1", 0) != 1) {
                     log_failure(errno_error(errno, "writing the second kick"));
                     finish();
                     return;
                 }
             } else {
-                victim_ = u;
+                victim_ = d.cred.cred;
+                victim_pidfd_ = std::move(pinned).value();
             }
-            if (got_ == (needs_victim(method_) ? 2 : 1)) {
+            if (got_ == wanted) {
                 run();
                 return;
             }
         }
     }
 
+    bool needs_victim_pid() const { return method_ != ScmMethod::Chown; }
+
     // All credentials are in: run the operation and queue the result.
     void run() {
         auto ops = conn_.server().service();
         Caller caller = Caller::scm(conn_.peer(), requestor_, conn_.peer_pidfd(), requestor_pidfd_.get());
+        if (victim_pidfd_ && needs_victim_pid()) {
+            caller.victim_pid = victim_.pid;
+            caller.victim_pidfd = victim_pidfd_.get();
+        }
         const ScmArgs& a = args_;
         auto status = [&](Result<void> r) {
             if (!r)
@@ -312,9 +444,9 @@ private:
             auto& d = outbox_.front();
             ssize_t n;
             if (d.cred_pid > 0) {
-                n = send_pid(d.cred_pid);
+                n = send_datagram("p", d.cred_pid);
                 if (n < 0 && errno == ESRCH && first_sent_pid_ > 0)
-                    n = send_pid(first_sent_pid_);  // the task exited meanwhile: keep the count right
+                    n = send_datagram("p", first_sent_pid_);  // the task exited meanwhile: keep the count right
                 else if (n >= 0 && first_sent_pid_ == 0)
                     first_sent_pid_ = d.cred_pid;
             } else {
@@ -324,7 +456,7 @@ private:
                     int want = static_cast<int>(std::min<size_t>(d.bytes.size() * 2 + 4096, 64u << 20));
                     (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want);
                 }
-                n = ::send(fd_.get(), d.bytes.data(), d.bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+                n = send_datagram(d.bytes, 0);
             }
             if (n < 0) {
                 if (errno == EINTR)
@@ -334,7 +466,7 @@ private:
                     return;
                 }
                 spdlog::info("pid {} uid {}: {}: writing the result: {}", conn_.peer().pid, conn_.peer().uid,
-                             method_name(method_), std::strerror(errno));
+                             method_name(method_), send_error_.empty() ? std::strerror(errno) : send_error_);
                 finish();
                 return;
             }
@@ -343,7 +475,30 @@ private:
         finish();
     }
 
-    ssize_t send_pid(pid_t pid) { return sys::send_credentials(fd_.get(), pid, 0, 0, MSG_DONTWAIT | MSG_NOSIGNAL); }
+    // Every datagram the daemon sends goes to the other end of the pair it was given (checked
+    // again before each send: the caller shares the socket and could re-connect it; that end has
+    // no name until it sends with SO_PASSCRED, then the one its first credential came from) and carries
+    // the caller's credentials, not the daemon's: whoever reads it learns it comes from the
+    // caller, as if the caller had sent it. `pid` > 0 names a task instead (task lists).
+    ssize_t send_datagram(std::string_view bytes, pid_t pid) {
+        send_error_.clear();
+        auto name = peer_name(fd_.get());
+        if (!name || *name != expected_peer_) {
+            send_error_ = name ? fmt::format("the passed socket was re-connected to {}; nothing more is sent",
+                                             quoted(*name))
+                               : "the passed socket is no longer connected";
+            errno = ENOTCONN;
+            return -1;
+        }
+        if (auto alive = conn_.check_peer_alive(); !alive) {
+            send_error_ = alive.error().message;
+            errno = ESRCH;
+            return -1;
+        }
+        const Ucred& me = conn_.peer();
+        return sys::send_with_credentials(fd_.get(), bytes, pid > 0 ? pid : me.pid, me.uid, me.gid,
+                                          MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
 
     void log_ok() {
         if (spdlog::should_log(spdlog::level::info))
@@ -381,6 +536,10 @@ private:
     Ucred requestor_;
     UniqueFd requestor_pidfd_;
     Ucred victim_;
+    UniqueFd victim_pidfd_;
+    bool pidfds_;  // the kernel pins each credential (SCM_PIDFD); else numbers plus timestamps
+    std::string send_error_;
+    std::string expected_peer_;  // what getpeername must say before each send
     bool writing_ = false;
     bool timed_out_ = false;  // after the timeout, results are sent once, without waiting
     std::deque<Datagram> outbox_;
@@ -424,6 +583,15 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
     };
     if (auto alive = conn.check_peer_alive(); !alive)
         return refuse(alive.error());
+    if (conn.exchange_count() >= conn.server().config().max_scm_pending)
+        return refuse(make_error(ErrorKind::LimitsExceeded,
+                                 "this connection already has {} credential exchanges in progress",
+                                 conn.exchange_count()));
+    if (std::string why; !conn.server().charge_fds(conn.peer().uid, kExchangeFds, why))
+        return refuse(Error(ErrorKind::LimitsExceeded, why));
+    std::unique_ptr<ClientConnection, void (*)(ClientConnection*)> charge(&conn, [](ClientConnection* c) {
+        c->server().release_fds(c->peer().uid, kExchangeFds);
+    });
     // The fd belongs to the message: keep a duplicate of our own.
     int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (dup < 0)
@@ -439,14 +607,23 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
     len = sizeof domain;
     if (::getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX || type != SOCK_DGRAM)
         return refuse(make_error(ErrorKind::InvalidArgs, "the passed fd must be a unix datagram socket"));
+    if (auto paired = check_pair(dup, conn.peer()); !paired)
+        return refuse(paired.error());
     int one = 1;
     if (::setsockopt(dup, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
         return refuse(errno_error(errno, "Failed to set passcred"));
-    if (conn.exchange_count() >= conn.server().config().max_scm_pending)
-        return refuse(make_error(ErrorKind::LimitsExceeded,
-                                 "this connection already has {} credential exchanges in progress",
-                                 conn.exchange_count()));
-    auto x = std::make_unique<ScmExchange>(conn, method, std::move(a), std::move(sock));
+    // Each credential bound to its sender: by the kernel's pidfd where it gives one, else by the
+    // time it was sent (checked against the start time of the process with that pid).
+    bool pidfds = ProcSource::socket_pidfds_wanted();
+    if (pidfds && ::setsockopt(dup, SOL_SOCKET, SO_PASSPIDFD, &one, sizeof one) < 0) {
+        if (errno != ENOPROTOOPT)
+            return refuse(errno_error(errno, "setting SO_PASSPIDFD on the passed socket"));
+        pidfds = false;
+    }
+    if (!pidfds && ::setsockopt(dup, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0)
+        return refuse(errno_error(errno, "setting SO_TIMESTAMPNS on the passed socket"));
+    auto x = std::make_unique<ScmExchange>(conn, method, std::move(a), std::move(sock), pidfds);
+    charge.release();  // the exchange gives the descriptors back when it ends
     auto started = x->start();
     if (!started)
         return refuse(started.error());

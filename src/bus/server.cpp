@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,10 +16,7 @@
 #include <systemd/sd-id128.h>
 
 #include "bus/connection.h"
-
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77
-#endif
+#include "bus/pin.h"
 
 namespace cgm::bus {
 
@@ -189,11 +187,62 @@ bool Server::admit(uid_t uid, std::string& refusal) {
     size_t& mine = per_uid_[uid];
     if (mine >= config_.max_connections_per_uid) {
         refusal = fmt::format("uid {} has {} connections open, the per-uid limit", uid, mine);
+        if (mine == 0)
+            per_uid_.erase(uid);
+        return false;
+    }
+    if (!charge_fds_locked(uid, connection_fds(config_), refusal)) {
+        if (mine == 0)
+            per_uid_.erase(uid);
         return false;
     }
     ++mine;
     ++total_;
     return true;
+}
+
+bool Server::charge_fds(uid_t uid, size_t n, std::string& refusal) {
+    std::lock_guard lock(count_mu_);
+    return charge_fds_locked(uid, n, refusal);
+}
+
+bool Server::charge_fds_locked(uid_t uid, size_t n, std::string& refusal) {
+    struct rlimit rl {};
+    size_t limit = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                       ? static_cast<size_t>(rl.rlim_cur)
+                       : size_t{1} << 20;
+    size_t reserve = reserved_fds(limit);
+    size_t capacity = limit > reserve ? limit - reserve : 0;
+    if (fds_total_ + n > capacity) {
+        refusal = fmt::format(
+            "the daemon holds {} file descriptors for clients, all it may (its limit is {}, {} are kept for its own "
+            "work)",
+            fds_total_, limit, reserve);
+        return false;
+    }
+    size_t& mine = fds_per_uid_[uid];
+    if (uid != 0 && config_.max_fds_per_uid > 0 && mine + n > config_.max_fds_per_uid) {
+        refusal = fmt::format("uid {} holds {} file descriptors in the daemon (connections and credential "
+                              "exchanges); the per-uid limit is {}",
+                              uid, mine, config_.max_fds_per_uid);
+        if (mine == 0)
+            fds_per_uid_.erase(uid);
+        return false;
+    }
+    mine += n;
+    fds_total_ += n;
+    return true;
+}
+
+void Server::release_fds(uid_t uid, size_t n) {
+    std::lock_guard lock(count_mu_);
+    auto it = fds_per_uid_.find(uid);
+    if (it != fds_per_uid_.end()) {
+        it->second -= std::min(it->second, n);
+        if (it->second == 0)
+            fds_per_uid_.erase(it);
+    }
+    fds_total_ -= std::min(fds_total_, n);
 }
 
 bool Server::take_refusing() {
@@ -216,11 +265,14 @@ void Server::release(uid_t uid, bool refused) {
         per_uid_.erase(it);
     if (total_ > 0)
         --total_;
-}
-
-size_t Server::connection_count() const {
-    std::lock_guard lock(count_mu_);
-    return total_;
+    auto f = fds_per_uid_.find(uid);
+    const size_t n = connection_fds(config_);
+    if (f != fds_per_uid_.end()) {
+        f->second -= std::min(f->second, n);
+        if (f->second == 0)
+            fds_per_uid_.erase(f);
+    }
+    fds_total_ -= std::min(fds_total_, n);
 }
 
 void Server::accept_all() {
@@ -249,17 +301,20 @@ void Server::accept_all() {
                          uc.uid);
             continue;
         }
-        int pidfd = -1;
-        len = sizeof pidfd;
-        if (::getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
-            pidfd = -1;  // kernel without SO_PEERPIDFD
         Accepted a;
-        a.fd = std::move(conn);
         a.peer = Ucred{uc.pid, uc.uid, uc.gid};
-        a.pidfd = UniqueFd(pidfd);
+        PeerPin pin = pin_peer(fd, a.peer);
+        if (pin.drop) {
+            spdlog::info("dropping a connection from uid {}: {}", uc.uid, pin.why);
+            continue;
+        }
+        a.fd = std::move(conn);
+        a.pidfd = std::move(pin.pidfd);
         a.id = next_id_++;
-        std::string refusal;
-        if (!admit(uc.uid, refusal)) {
+        // A peer that cannot be pinned now is refused like one over a limit (nothing is served
+        // to a connection whose holder is unknown).
+        std::string refusal = std::move(pin.refusal);
+        if (!refusal.empty() || !admit(uc.uid, refusal)) {
             // Kept (a few at a time) to answer its calls with the reason; beyond that, dropped.
             bool tell = take_refusing();
             spdlog::warn("refusing a connection from pid {} uid {}: {}{}", uc.pid, uc.uid, refusal,

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,13 +51,24 @@ struct ServerConfig {
     uint64_t scm_timeout_usec = 5'000'000;   ///< time an *Scm credential exchange may take
     size_t max_scm_pending = 64;             ///< *Scm exchanges in progress on one connection
     size_t max_refusing = 64;                ///< over-limit connections kept to tell them why
+    unsigned max_message_fds = 1;            ///< file descriptors sent with one message
+    uint64_t message_timeout_usec = 5'000'000;  ///< time a message may stay half sent
+    size_t max_fds_per_uid = 4096;           ///< descriptors the daemon holds for one uid (not host root)
 };
+
+/// What a client's connection and each of its *Scm exchanges are counted as against the
+/// descriptor budgets: the socket and the peer's pidfd, plus the descriptors one message may
+/// bring; the duplicate of the passed socket, a pidfd per credential and one in passing.
+inline size_t connection_fds(const ServerConfig& c) {
+    return 2 + c.max_message_fds;
+}
+constexpr size_t kExchangeFds = 4;
 
 /// A freshly accepted connection on its way to a loop.
 struct Accepted {
     UniqueFd fd;
     Ucred peer;
-    UniqueFd pidfd;  ///< invalid where the kernel has no SO_PEERPIDFD
+    UniqueFd pidfd;  ///< the peer, pinned (SO_PEERPIDFD, or pidfd_open checked on older kernels)
     uint64_t id = 0;
     /// Not empty: the connection is over a limit; every call on it is answered LimitsExceeded
     /// with this reason, then it is closed (it does not count towards the limits).
@@ -126,7 +138,15 @@ public:
     bool take_refusing();
     /// A connection ended: an admitted one (refused false) or one kept to be refused.
     void release(uid_t uid, bool refused = false);
-    size_t connection_count() const;
+
+    /// Descriptors held for clients (docs/security.md, "Limits"): `n` more for `uid`, unless that
+    /// goes over its budget (ServerConfig::max_fds_per_uid; host root has none) or over what the
+    /// process may open less a reserve for the daemon's own work; then false and why.
+    bool charge_fds(uid_t uid, size_t n, std::string& refusal);
+    void release_fds(uid_t uid, size_t n);
+    /// Descriptors kept free for the daemon's own use (files it opens during calls, accepting).
+    /// (A sixteenth of the limit, at least 256 or half of a smaller limit.)
+    static size_t reserved_fds(size_t limit) { return std::max(limit / 16, std::min<size_t>(256, limit / 2)); }
 
 private:
     static int on_accept(sd_event_source* s, int fd, uint32_t revents, void* userdata);
@@ -148,6 +168,9 @@ private:
     size_t total_ = 0;
     size_t refusing_ = 0;
     std::map<uid_t, size_t> per_uid_;
+    size_t fds_total_ = 0;
+    std::map<uid_t, size_t> fds_per_uid_;
+    bool charge_fds_locked(uid_t uid, size_t n, std::string& refusal);
 
     EventPtr event_;
     SourcePtr accept_source_;

@@ -40,12 +40,16 @@ struct Caller {
     /// free again may name another process.
     int proxy_pidfd = -1;
     int requestor_pidfd = -1;
+    /// For *Scm calls, the victim the second credential named, pinned by the transport (the
+    /// kernel's SCM_PIDFD): a victim of that pid is this process, not whoever has the number now.
+    pid_t victim_pid = 0;
+    int victim_pidfd = -1;
 
     static Caller plain(const Ucred& peer, int pidfd = -1) {
-        return Caller{peer, peer, Transport::Plain, pidfd, pidfd};
+        return Caller{peer, peer, Transport::Plain, pidfd, pidfd, 0, -1};
     }
     static Caller scm(const Ucred& proxy, const Ucred& requestor, int proxy_pidfd = -1, int requestor_pidfd = -1) {
-        return Caller{proxy, requestor, Transport::Scm, proxy_pidfd, requestor_pidfd};
+        return Caller{proxy, requestor, Transport::Scm, proxy_pidfd, requestor_pidfd, 0, -1};
     }
 };
 

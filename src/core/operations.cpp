@@ -296,9 +296,13 @@ public:
         return ok();
     }
 
-    /// Pin a victim by pidfd before anything is read about it.
+    /// Pin a victim by pidfd before anything is read about it (the transport's pin for the
+    /// victim an *Scm credential named).
     Result<void> pin_victim(pid_t pid) {
-        victim_pidfd_ = CGM_TRY(ProcSource::open_pidfd(pid));
+        if (caller_.victim_pidfd >= 0 && caller_.victim_pid == pid)
+            victim_pidfd_ = CGM_TRY(sys::dup(caller_.victim_pidfd));
+        else
+            victim_pidfd_ = CGM_TRY(ProcSource::open_pidfd(pid));
         victim_pid_ = pid;
         return ok();
     }

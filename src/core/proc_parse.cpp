@@ -121,12 +121,29 @@ Result<ProcStatus> parse_proc_status(std::string_view text) {
                 st.state = fields[0][0];
         } else if (key == "Kthread") {
             st.kthread = !fields.empty() && fields[0] == "1";
+        } else if (key == "Tgid") {
+            uint32_t v = 0;
+            if (fields.size() != 1 || !to_number(fields[0], v) || v > INT32_MAX)
+                return make_error(ErrorKind::Failed, "status line '{}' is malformed", line);
+            st.tgid = static_cast<pid_t>(v);
         }
         return ok();
     }));
     if (!have_uid || !have_gid)
         return make_error(ErrorKind::Failed, "status file has no Uid: or Gid: line");
     return st;
+}
+
+Result<uint64_t> parse_proc_stat_start_time(std::string_view text) {
+    size_t close = text.rfind(')');
+    if (close == std::string_view::npos)
+        return make_error(ErrorKind::Failed, "stat file has no command name");
+    // After the name: field 3 (state) onwards; the start time is field 22.
+    auto fields = split_ws(text.substr(close + 1));
+    uint64_t start = 0;
+    if (fields.size() < 20 || !to_number(fields[19], start))
+        return make_error(ErrorKind::Failed, "stat file has no start time");
+    return start;
 }
 
 Result<std::vector<MountInfo>> parse_mountinfo(std::string_view text) {

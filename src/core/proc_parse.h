@@ -30,10 +30,15 @@ struct ProcStatus {
     gid_t gid[4] = {0, 0, 0, 0};
     char state = '?';      ///< first letter of the State: line ('R', 'S', 'Z', ...)
     bool kthread = false;  ///< "Kthread: 1" (kernels that print it)
+    pid_t tgid = 0;        ///< "Tgid:": the process a thread belongs to (itself for a process)
     uid_t real_uid() const { return uid[0]; }
     gid_t real_gid() const { return gid[0]; }
 };
 Result<ProcStatus> parse_proc_status(std::string_view text);
+
+/// The start time of a process, in clock ticks after boot: field 22 of /proc/<pid>/stat (the
+/// command name, field 2, is in parentheses and may hold any byte, ')' and spaces included).
+Result<uint64_t> parse_proc_stat_start_time(std::string_view text);
 
 /// One line of /proc/<pid>/mountinfo (proc(5)); octal escapes in paths are decoded.
 struct MountInfo {

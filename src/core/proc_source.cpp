@@ -7,6 +7,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "core/limits.h"
 
 namespace cgm {
@@ -34,6 +36,14 @@ Result<ProcStatus> ProcSource::status(pid_t pid) const {
     auto r = parse_proc_status(text);
     if (!r)
         return std::move(r).error().with_context(fmt::format("/proc/{}/status", pid));
+    return r;
+}
+
+Result<uint64_t> ProcSource::start_time(pid_t pid) const {
+    auto text = CGM_TRY(read(pid, "stat"));
+    auto r = parse_proc_stat_start_time(text);
+    if (!r)
+        return std::move(r).error().with_context(fmt::format("/proc/{}/stat", pid));
     return r;
 }
 
@@ -72,11 +82,30 @@ Result<UniqueFd> ProcSource::open_pidfd(pid_t pid) {
     long fd = ::syscall(SYS_pidfd_open, pid, 0);
     if (fd >= 0)
         return UniqueFd(static_cast<int>(fd));
-    if (errno == ESRCH)
+    const int err = errno;
+    if (err == ESRCH)
         return make_error(ErrorKind::NotFound, "process {} does not exist", pid);
-    if (errno == ENOSYS)
+    if (err == ENOSYS)
         return UniqueFd();
-    return errno_error(errno, "pidfd_open {}", pid);
+    if (err == EINVAL || err == ENOENT) {
+        // pidfd_open takes processes only: name the process a thread id belongs to.
+        auto text = sys::read_file(fmt::format("/proc/{}/status", pid), limits::kMaxProcFileBytes);
+        auto st = text ? parse_proc_status(*text) : Result<ProcStatus>(text.error());
+        if (st && st->tgid > 0 && st->tgid != pid)
+            return make_error(ErrorKind::InvalidArgs, "pid {} is a thread of process {}, not a process", pid,
+                              st->tgid);
+        if (!st)
+            return make_error(ErrorKind::NotFound, "process {} does not exist", pid);
+    }
+    return errno_error(err, "pidfd_open {}", pid);
+}
+
+bool ProcSource::socket_pidfds_wanted() {
+    static const bool wanted = [] {
+        const char* env = std::getenv("CGM_NO_PIDFD_SOCKOPTS");
+        return !(env && std::string_view(env) == "1");
+    }();
+    return wanted;
 }
 
 bool ProcSource::alive(int pidfd) {

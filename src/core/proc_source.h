@@ -35,6 +35,8 @@ public:
 
     Result<std::vector<ProcCgroupLine>> cgroups(pid_t pid) const;
     Result<ProcStatus> status(pid_t pid) const;
+    /// When the process started, in clock ticks after boot (/proc/<pid>/stat).
+    Result<uint64_t> start_time(pid_t pid) const;
     Result<IdMap> uid_map(pid_t pid) const;
     Result<IdMap> gid_map(pid_t pid) const;
     /// The credential plus the id maps of the process's user namespace.
@@ -43,8 +45,12 @@ public:
     Result<bool> same_namespace(pid_t pid, std::string_view type) const;
 
     /// A pidfd for pid (pidfd_open); an invalid fd where the kernel has none; NotFound when the
-    /// process does not exist.
+    /// process does not exist; InvalidArgs naming the process when pid is one of its threads.
     static Result<UniqueFd> open_pidfd(pid_t pid);
+    /// Whether to ask the kernel for pidfds of socket peers and senders (SO_PEERPIDFD,
+    /// SO_PASSPIDFD: Linux 6.5). CGM_NO_PIDFD_SOCKOPTS=1 in the environment says no, so that the
+    /// checks older kernels get can be tested on newer ones.
+    static bool socket_pidfds_wanted();
     /// Whether the process a pidfd refers to is still running (true for an invalid fd).
     static bool alive(int pidfd);
 };

@@ -59,15 +59,13 @@ Result<UniqueFd> openat(int dirfd, const std::string& path, int flags, mode_t mo
 /// fcntl(F_DUPFD_CLOEXEC).
 Result<UniqueFd> dup(int fd);
 
-/// Send one datagram of one byte ('p') carrying SCM_CREDENTIALS {pid, uid, gid}: a credential of
-/// the *Scm protocol (reference §5.3). The kernel checks what the sender may claim. Returns what
-/// sendmsg(2) does: 1, or -1 with errno set. Inline, so that the installed client library, which
-/// has nothing else of the core but its error convention, shares it.
-inline ssize_t send_credentials(int fd, pid_t pid, uid_t uid, gid_t gid, int flags) {
+/// Send one datagram of `payload` carrying SCM_CREDENTIALS {pid, uid, gid}. The kernel checks what
+/// the sender may claim. Returns what sendmsg(2) does. Inline, so that the installed client
+/// library, which has nothing else of the core but its error convention, shares it.
+inline ssize_t send_with_credentials(int fd, std::string_view payload, pid_t pid, uid_t uid, gid_t gid, int flags) {
     struct ucred uc = {pid, uid, gid};
     alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof uc)] = {};
-    char payload = 'p';
-    struct iovec iov = {&payload, 1};
+    struct iovec iov = {const_cast<char*>(payload.data()), payload.size()};
     struct msghdr msg {};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -79,6 +77,11 @@ inline ssize_t send_credentials(int fd, pid_t pid, uid_t uid, gid_t gid, int fla
     cm->cmsg_len = CMSG_LEN(sizeof uc);
     std::memcpy(CMSG_DATA(cm), &uc, sizeof uc);
     return ::sendmsg(fd, &msg, flags);
+}
+
+/// A credential of the *Scm protocol (docs/dbus-api.md): one byte ('p') with SCM_CREDENTIALS.
+inline ssize_t send_credentials(int fd, pid_t pid, uid_t uid, gid_t gid, int flags) {
+    return send_with_credentials(fd, "p", pid, uid, gid, flags);
 }
 
 /// fstat of an fd (works on O_PATH fds).

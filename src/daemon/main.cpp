@@ -54,6 +54,8 @@ struct Options {
     bool debug = false;
     unsigned scm_timeout_ms = 5000;
     unsigned auth_timeout_ms = 5000;
+    unsigned message_timeout_ms = 5000;
+    size_t max_fds_per_uid = 4096;
     size_t max_connections = 4096;
     size_t max_connections_per_uid = 1024;
     size_t max_scm_pending = 64;
@@ -195,6 +197,8 @@ int run(const Options& opt) {
     config.compat_errors = opt.compat_errors;
     config.scm_timeout_usec = uint64_t{opt.scm_timeout_ms} * 1000;
     config.auth_timeout_usec = uint64_t{opt.auth_timeout_ms} * 1000;
+    config.message_timeout_usec = uint64_t{opt.message_timeout_ms} * 1000;
+    config.max_fds_per_uid = opt.max_fds_per_uid;
     config.max_connections = opt.max_connections;
     config.max_connections_per_uid = opt.max_connections_per_uid;
     config.max_scm_pending = opt.max_scm_pending;
@@ -270,6 +274,10 @@ int real_main(int argc, char** argv) {
     app.add_option("--auth-timeout", opt.auth_timeout_ms, "Milliseconds a new connection has to authenticate")
         ->check(CLI::Range(10u, 600000u))
         ->default_val(5000);
+    app.add_option("--message-timeout", opt.message_timeout_ms,
+                   "Milliseconds a client may take to finish sending a message it began")
+        ->check(CLI::Range(10u, 600000u))
+        ->default_val(5000);
     app.add_option("--max-connections", opt.max_connections, "Client connections open at once")
         ->check(CLI::Range(size_t{1}, size_t{1000000}))
         ->default_val(4096);
@@ -283,6 +291,11 @@ int real_main(int argc, char** argv) {
     app.add_option("--max-scm-pending", opt.max_scm_pending, "*Scm credential exchanges one connection may have open")
         ->check(CLI::Range(size_t{1}, size_t{100000}))
         ->default_val(64);
+    app.add_option("--max-fds-per-uid", opt.max_fds_per_uid,
+                   "File descriptors the daemon holds for one uid's connections and credential exchanges (root: "
+                   "no limit; 0: none)")
+        ->check(CLI::Range(size_t{0}, size_t{10000000}))
+        ->default_val(4096);
     app.add_option("--sweep-interval", opt.sweep_interval_ms,
                    "Milliseconds between two tries of the cgroups waiting to be removed once empty")
         ->check(CLI::Range(10u, 3600000u))
