@@ -4,6 +4,7 @@
 // call Operations (which validates and authorizes before it acts), reply, and log one line.
 #include "bus/methods.h"
 
+#include <cstring>
 #include <exception>
 #include <string>
 #include <type_traits>
@@ -131,11 +132,11 @@ int serve(sd_bus_message* m, void* userdata, const char* method, Needs needs, De
     }
 }
 
-#define READ_ARGS(m, sig, ...)                                  \
-    do {                                                        \
-        int rc_ = sd_bus_message_read((m), (sig), __VA_ARGS__); \
-        if (rc_ < 0)                                            \
-            return rc_;                                         \
+#define READ_ARGS(m, sig, ...)                                                       \
+    do {                                                                             \
+        int rc_ = sd_bus_message_read((m), (sig), __VA_ARGS__);                      \
+        if (rc_ < 0)                                                                 \
+            return reply_unreadable_arguments((m), conn_of(userdata), (sig), rc_);    \
     } while (0)
 
 // ---- org.linuxcontainers.cgmanager0_0 ------------------------------------------------------------
@@ -388,7 +389,7 @@ int m_hello(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return sd_bus_reply_method_return(m, "s", name.c_str());
 }
 
-int m_match_noop(sd_bus_message* m, void*, sd_bus_error*) {
+int m_match_noop(sd_bus_message* m, void* userdata, sd_bus_error*) {
     const char* rule;
     READ_ARGS(m, "s", &rule);
     return sd_bus_reply_method_return(m, nullptr);
@@ -402,7 +403,48 @@ const sd_bus_vtable kBusShimVtable[] = {
     SD_BUS_VTABLE_END,
 };
 
+// The name of input argument `index` of method `member`, from the vtables.
+std::string argument_name(const char* member, size_t index) {
+    for (const sd_bus_vtable* table : {kCgmanagerVtable, kBusShimVtable}) {
+        for (const sd_bus_vtable* v = table; v->type != _SD_BUS_VTABLE_END; ++v) {
+            if (v->type != _SD_BUS_VTABLE_METHOD || member == nullptr || std::strcmp(v->x.method.member, member) != 0)
+                continue;
+            const char* n = v->x.method.names;
+            for (size_t i = 0; n != nullptr && *n != '\0'; ++i, n += std::strlen(n) + 1)
+                if (i == index)
+                    return n;
+        }
+    }
+    return "?";
+}
+
 }  // namespace
+
+int reply_unreadable_arguments(sd_bus_message* m, ClientConnection& conn, const char* signature, int rc) {
+    const char* member = sd_bus_message_get_member(m);
+    Error e = make_error(ErrorKind::InvalidArgs, "the arguments of {} cannot be read: {}", member ? member : "the call",
+                         std::strerror(-rc));
+    if (sd_bus_message_rewind(m, 1) >= 0) {
+        for (size_t i = 0; signature[i] != '\0'; ++i) {
+            union {
+                const char* s;
+                int32_t i32;
+                int fd;
+            } v{};
+            int r = sd_bus_message_read_basic(m, signature[i], &v);
+            if (r >= 0)
+                continue;
+            std::string why = signature[i] == 's' && r == -EBADMSG   ? "is not a valid string (UTF-8, no NUL byte)"
+                              : signature[i] == 'h' && r == -EBADMSG ? "names no file descriptor sent with the call"
+                                                                     : std::string("cannot be read: ") + std::strerror(-r);
+            e = make_error(ErrorKind::InvalidArgs, "argument {} ({}) of {} {}", i + 1, argument_name(member, i),
+                           member ? member : "the call", why);
+            break;
+        }
+    }
+    spdlog::info("pid {} uid {}: {}", conn.peer().pid, conn.peer().uid, e.message);
+    return reply_error(m, e, conn.server().config().compat_errors);
+}
 
 int add_vtables(sd_bus* bus, ClientConnection* conn, sd_bus_slot** object_slot, sd_bus_slot** shim_slot) {
     int r = sd_bus_add_object_vtable(bus, object_slot, kObjectPath, kInterface, kCgmanagerVtable, conn);

@@ -18,4 +18,9 @@ class ClientConnection;
 /// Register both objects on a connection's bus; the slots keep them registered.
 int add_vtables(sd_bus* bus, ClientConnection* conn, sd_bus_slot** object_slot, sd_bus_slot** shim_slot);
 
+/// Reading the arguments (`signature`, all basic types) of a call failed with `rc`: answer
+/// InvalidArgs naming the argument that cannot be read and why (a string that is not UTF-8, a
+/// descriptor that did not come with the message), and log it.
+int reply_unreadable_arguments(sd_bus_message* m, ClientConnection& conn, const char* signature, int rc);
+
 }  // namespace cgm::bus

@@ -17,6 +17,7 @@
 
 #include "bus/bus_error.h"
 #include "bus/connection.h"
+#include "bus/methods.h"
 #include "bus/pin.h"
 #include "core/proc_source.h"
 #include "core/service.h"
@@ -163,6 +164,27 @@ Result<std::string> peer_name(int fd) {
     return name_of(addr, len);
 }
 
+// Credentials count only when sent after the kick that asks for them: whatever waits on the socket
+// already was queued before the call (by a process that may have exited since).
+Result<void> refuse_early_datagrams(int fd) {
+    size_t early = 0;
+    for (;;) {
+        Incoming d = read_datagram(fd);
+        if (d.n < 0) {
+            if (d.err == EAGAIN)
+                break;
+            return errno_error(d.err, "reading the passed socket");
+        }
+        ++early;
+    }
+    if (early > 0)
+        return make_error(ErrorKind::AccessDenied,
+                          "{} datagram{} waited on the passed socket before the daemon asked for credentials; send each "
+                          "credential after the '1' that asks for it",
+                          early, early == 1 ? "" : "s");
+    return ok();
+}
+
 // The passed socket must be one end of a socketpair made by the caller (or by host root): the
 // daemon answers only the other end, never a socket bound to a name (a service's).
 Result<void> check_pair(int fd, const Ucred& caller) {
@@ -200,23 +222,6 @@ public:
     ScmExchange& operator=(const ScmExchange&) = delete;
 
     Result<void> start() {
-        // Credentials count only when sent after the kick that asks for them: whatever waits on
-        // the socket already was queued before this call (by a process that may have exited).
-        size_t early = 0;
-        for (;;) {
-            Incoming d = read_datagram(fd_.get());
-            if (d.n < 0) {
-                if (d.err == EAGAIN)
-                    break;
-                return errno_error(d.err, "reading the passed socket");
-            }
-            ++early;
-        }
-        if (early > 0)
-            return make_error(ErrorKind::AccessDenied,
-                              "{} datagram{} waited on the passed socket before the daemon asked for credentials; send "
-                              "each credential after the '1' that asks for it",
-                              early, early == 1 ? "" : "s");
         sd_event* e = conn_.loop().event();
         sd_event_source* s = nullptr;
         int r = sd_event_add_io(e, &s, fd_.get(), EPOLLIN, on_io, this);
@@ -285,6 +290,10 @@ private:
                 finish();
                 return;
             }
+            if (!heard_) {
+                expected_peer_ = d.source;  // only the peer can send to a connected socket
+                heard_ = true;
+            }
             if (got_ == wanted)
                 continue;  // extra datagrams are ignored
             if (!d.has_cred || d.had_rights || d.truncated || d.cred.cred.pid <= 0 ||
@@ -305,8 +314,6 @@ private:
                 return;
             }
             ++got_;
-            if (first)
-                expected_peer_ = d.source;  // only the peer can send to a connected socket
             if (first) {
                 requestor_ = d.cred.cred;
                 requestor_pidfd_ = std::move(pinned).value();
@@ -540,6 +547,7 @@ private:
     bool pidfds_;  // the kernel pins each credential (SCM_PIDFD); else numbers plus timestamps
     std::string send_error_;
     std::string expected_peer_;  // what getpeername must say before each send
+    bool heard_ = false;         // a datagram came (expected_peer_ is its source)
     bool writing_ = false;
     bool timed_out_ = false;  // after the timeout, results are sent once, without waiting
     std::deque<Datagram> outbox_;
@@ -560,17 +568,20 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
     const char *controller = "", *cgroup = "", *key = "", *value = "";
     int fd = -1;
     int r;
+    const char* sig = "ssh";
     switch (method) {
     case ScmMethod::GetPidCgroup:
-    case ScmMethod::GetPidCgroupAbs: r = sd_bus_message_read(m, "sh", &controller, &fd); break;
-    case ScmMethod::Chmod: r = sd_bus_message_read(m, "sssih", &controller, &cgroup, &key, &a.number, &fd); break;
-    case ScmMethod::GetValue: r = sd_bus_message_read(m, "sssh", &controller, &cgroup, &key, &fd); break;
-    case ScmMethod::SetValue: r = sd_bus_message_read(m, "ssssh", &controller, &cgroup, &key, &value, &fd); break;
-    case ScmMethod::Remove: r = sd_bus_message_read(m, "ssih", &controller, &cgroup, &a.number, &fd); break;
-    default: r = sd_bus_message_read(m, "ssh", &controller, &cgroup, &fd); break;
+    case ScmMethod::GetPidCgroupAbs: r = sd_bus_message_read(m, sig = "sh", &controller, &fd); break;
+    case ScmMethod::Chmod: r = sd_bus_message_read(m, sig = "sssih", &controller, &cgroup, &key, &a.number, &fd); break;
+    case ScmMethod::GetValue: r = sd_bus_message_read(m, sig = "sssh", &controller, &cgroup, &key, &fd); break;
+    case ScmMethod::SetValue:
+        r = sd_bus_message_read(m, sig = "ssssh", &controller, &cgroup, &key, &value, &fd);
+        break;
+    case ScmMethod::Remove: r = sd_bus_message_read(m, sig = "ssih", &controller, &cgroup, &a.number, &fd); break;
+    default: r = sd_bus_message_read(m, sig, &controller, &cgroup, &fd); break;
     }
     if (r < 0)
-        return r;
+        return reply_unreadable_arguments(m, conn, sig, r);
     a.controller = controller;
     a.cgroup = cgroup;
     a.key = key;
@@ -607,6 +618,8 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
     len = sizeof domain;
     if (::getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX || type != SOCK_DGRAM)
         return refuse(make_error(ErrorKind::InvalidArgs, "the passed fd must be a unix datagram socket"));
+    if (auto fresh = refuse_early_datagrams(dup); !fresh)
+        return refuse(fresh.error());
     if (auto paired = check_pair(dup, conn.peer()); !paired)
         return refuse(paired.error());
     int one = 1;

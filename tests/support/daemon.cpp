@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <gtest/gtest.h>
@@ -47,7 +48,10 @@ std::unique_ptr<Daemon> Daemon::start(Config config) {
         ADD_FAILURE() << "bind " << d->notify_path_ << ": " << std::strerror(errno);
 
     d->rundir_ = config.rundir.empty() ? fmt::format("/run/cgmtest/rundir{}", n) : config.rundir;
-    std::vector<std::string> argv = {CGM_DAEMON_BINARY, "--debug", "--rundir", d->rundir_};
+    // CGM_TEST_DAEMON runs the tests against another cgmanager binary (an older build, to show a
+    // new test fails there).
+    const char* binary = std::getenv("CGM_TEST_DAEMON");
+    std::vector<std::string> argv = {binary && *binary ? binary : CGM_DAEMON_BINARY, "--debug", "--rundir", d->rundir_};
     if (!config.no_socket_arg) {
         argv.push_back("--socket");
         argv.push_back(d->socket_);
