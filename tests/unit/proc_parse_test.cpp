@@ -281,6 +281,33 @@ TEST(ProcStatusTest, Malformed) {
     }
 }
 
+TEST(ProcStatusTest, TgidNamesTheProcessOfAThread) {
+    auto r = parse_proc_status("Tgid:\t76\nPid:\t77\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
+    ASSERT_TRUE(IsOk(r));
+    EXPECT_EQ(r->tgid, 76);
+    EXPECT_TRUE(IsError(parse_proc_status("Tgid:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n"), ErrorKind::Failed,
+                        "is malformed"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc/<pid>/stat: the start time
+
+TEST(ProcStatTest, StartTimeIsField22WhateverTheName) {
+    // Field 22 (start time) is 98765 in each; the command names hold spaces and parentheses.
+    const char* tail = " S 1 2 3 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 1 0 98765 1000 200 18446744073709551615\n";
+    for (std::string name : {"(cat)", "(a b)", "(x) S 1 2)", "((()"}) {
+        SCOPED_TRACE(name);
+        auto r = parse_proc_stat_start_time("42 " + name + tail);
+        ASSERT_TRUE(IsOk(r));
+        EXPECT_EQ(*r, 98765u);
+    }
+    EXPECT_TRUE(IsError(parse_proc_stat_start_time("42 cat S 1"), ErrorKind::Failed, "no command name"));
+    EXPECT_TRUE(IsError(parse_proc_stat_start_time("42 (cat) S 1 2 3"), ErrorKind::Failed, "no start time"));
+    EXPECT_TRUE(IsError(parse_proc_stat_start_time(std::string("42 (cat)") + " S 1 2 3 0 -1 4 1 0 0 0 5 6 0 0 20 0 1 0 "
+                                                                            "x9 1"),
+                        ErrorKind::Failed, "no start time"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // /proc/<pid>/mountinfo
 
