@@ -22,6 +22,8 @@ ClientConnection::ClientConnection(Loop& loop, uint64_t id, Ucred peer, UniqueFd
 ClientConnection::~ClientConnection() {
     for (ScmExchange* x : exchanges_)
         destroy_exchange(x);
+    if (charged_bytes_ > 0)
+        loop_.server().release_bytes(peer_.uid, charged_bytes_);
     // Sources first (they point at us), then the object slots, then the bus (closes the fd).
     auth_timer_.reset();
     stall_timer_.reset();
@@ -185,12 +187,35 @@ void ClientConnection::process() {
     rearm(true);
 }
 
+bool ClientConnection::account_memory(uint64_t queued) {
+    while (replies_.size() > queued) {  // written: the oldest go first
+        reply_bytes_ -= replies_.front();
+        replies_.pop_front();
+    }
+    const ServerConfig& config = loop_.server().config();
+    const uint64_t held = guard_.held_bytes() + reply_bytes_;
+    const size_t excess = held > config.free_bytes_per_connection ? held - config.free_bytes_per_connection : 0;
+    if (excess > charged_bytes_) {
+        std::string why;
+        if (!loop_.server().charge_bytes(peer_.uid, excess - charged_bytes_, why)) {
+            close(why, true);
+            return false;
+        }
+    } else if (excess < charged_bytes_) {
+        loop_.server().release_bytes(peer_.uid, charged_bytes_ - excess);
+    }
+    charged_bytes_ = excess;
+    return true;
+}
+
 void ClientConnection::rearm(bool more_pending) {
     uint64_t queued = 0;
     if (sd_bus_get_n_queued_write(bus_.get(), &queued) >= 0 && queued > loop_.server().config().max_queued_writes) {
         close(fmt::format("{} replies queued: the peer does not read them", queued));
         return;
     }
+    if (!account_memory(queued))
+        return;
     if (refusal_sent_ && queued == 0) {
         close("refused: " + refusal_);  // the reason is on its way; nothing more is served here
         return;

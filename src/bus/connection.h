@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,6 +65,13 @@ public:
     void end_exchange(ScmExchange* x);
     size_t exchange_count() const { return exchanges_.size(); }
 
+    /// A reply of about `bytes` was sent (queued if the peer does not read): counted, with what
+    /// the peer has not finished sending, against the memory budgets (ServerConfig).
+    void note_reply(size_t bytes) {
+        replies_.push_back(bytes);
+        reply_bytes_ += bytes;
+    }
+
     /// Over a limit at accept (Accepted::refusal): every call gets LimitsExceeded, then it closes.
     bool refused() const { return !refusal_.empty(); }
 
@@ -77,6 +85,9 @@ private:
     static int on_incoming(sd_bus_message* m, void* userdata, sd_bus_error* error);
     void process();
     void rearm(bool more_pending);
+    /// Charge or release what this connection holds beyond its free allowance; false (and the
+    /// connection closed) when its uid is over budget.
+    bool account_memory(uint64_t queued_replies);
 
     Loop& loop_;
     uint64_t id_;
@@ -98,6 +109,9 @@ private:
     InputGuard guard_;
     uint64_t dispatched_ = 0;  ///< messages sd-bus parsed and handed to the filters
     uint64_t stalled_message_ = UINT64_MAX;  ///< the unfinished message the stall timer runs for
+    std::deque<size_t> replies_;  ///< sizes of the replies sent that may still be queued, oldest first
+    size_t reply_bytes_ = 0;      ///< their sum
+    size_t charged_bytes_ = 0;    ///< what is counted against the uid now
 };
 
 }  // namespace cgm::bus

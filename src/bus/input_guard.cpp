@@ -193,6 +193,7 @@ int InputGuard::on_message_read(const char* p, size_t n, unsigned nfds) {
         n -= take;
         if (length_ > 0 && in_message_ == length_) {
             ++complete_;
+            last_length_ = length_;
             in_message_ = 0;
             length_ = 0;
             fds_ = 0;

@@ -50,6 +50,9 @@ public:
     uint64_t complete_messages() const { return complete_; }
     /// Why the last failed read failed (empty if none did).
     const std::string& failure() const { return failure_; }
+    /// Bytes sd-bus holds of what was read: the authentication so far, or the message being read
+    /// plus the last one read whole (sd-bus lets go of it when it reads the next).
+    uint64_t held_bytes() const { return phase_ == Phase::Auth ? auth_bytes_ : in_message_ + last_length_; }
     /// Lines whose identity claim was rejected (for tests and logs).
     unsigned rejected_claims() const { return rejected_claims_; }
 
@@ -111,6 +114,7 @@ private:
     uint64_t in_message_ = 0;  // bytes of the current message read
     uint64_t length_ = 0;      // its length once its header is in (0 before)
     unsigned fds_ = 0;         // descriptors received with it
+    uint64_t last_length_ = 0;  // length of the last message read whole
     uint64_t complete_ = 0;
     std::string failure_;
 };

@@ -92,6 +92,33 @@ int reply_value(sd_bus_message* m, const std::vector<KeyInfo>& keys) {
     return sd_bus_send(nullptr, r.get(), nullptr);
 }
 
+// About how many bytes a reply takes (for the memory budgets): the header, and what the value adds.
+constexpr size_t kReplyOverhead = 64;
+size_t reply_size() {
+    return kReplyOverhead;
+}
+size_t reply_size(int32_t) {
+    return kReplyOverhead + 4;
+}
+size_t reply_size(const std::string& s) {
+    return kReplyOverhead + 5 + s.size();
+}
+size_t reply_size(const std::vector<std::string>& v) {
+    size_t n = kReplyOverhead + 4;
+    for (const auto& s : v)
+        n += 5 + s.size() + 3;
+    return n;
+}
+size_t reply_size(const std::vector<int32_t>& v) {
+    return kReplyOverhead + 4 + 4 * v.size();
+}
+size_t reply_size(const std::vector<KeyInfo>& v) {
+    size_t n = kReplyOverhead + 4;
+    for (const auto& k : v)
+        n += 8 + 5 + k.name.size() + 12;
+    return n;
+}
+
 // ---- the common shape of a plain method ----------------------------------------------------------
 
 enum class Needs { Identity, Nothing };
@@ -119,13 +146,17 @@ int serve(sd_bus_message* m, void* userdata, const char* method, Needs needs, De
         auto result = body(*service, Caller::plain(peer, c.peer_pidfd()));
         if (!result) {
             log(spdlog::level::info, "failed: " + result.error().message);
+            c.note_reply(kReplyOverhead + result.error().message.size());
             return reply_error(m, result.error(), compat);
         }
         log(spdlog::level::info, "ok");
-        if constexpr (std::is_void_v<typename decltype(result)::value_type>)
+        if constexpr (std::is_void_v<typename decltype(result)::value_type>) {
+            c.note_reply(reply_size());
             return reply_value(m);
-        else
+        } else {
+            c.note_reply(reply_size(*result));
             return reply_value(m, *result);
+        }
     } catch (const std::exception& e) {
         log(spdlog::level::err, std::string("internal error: ") + e.what());
         return reply_error(m, make_error(ErrorKind::Failed, "internal error: {}", e.what()), compat);

@@ -206,6 +206,32 @@ bool Server::charge_fds(uid_t uid, size_t n, std::string& refusal) {
     return charge_fds_locked(uid, n, refusal);
 }
 
+bool Server::Budget::charge(uid_t uid, size_t n, size_t capacity, size_t per_uid_max) {
+    if (total + n > capacity)
+        return false;
+    size_t mine = of(uid);
+    if (uid != 0 && per_uid_max > 0 && mine + n > per_uid_max)
+        return false;
+    per_uid[uid] = mine + n;
+    total += n;
+    return true;
+}
+
+void Server::Budget::release(uid_t uid, size_t n) {
+    auto it = per_uid.find(uid);
+    if (it != per_uid.end()) {
+        it->second -= std::min(it->second, n);
+        if (it->second == 0)
+            per_uid.erase(it);
+    }
+    total -= std::min(total, n);
+}
+
+size_t Server::Budget::of(uid_t uid) const {
+    auto it = per_uid.find(uid);
+    return it == per_uid.end() ? 0 : it->second;
+}
+
 bool Server::charge_fds_locked(uid_t uid, size_t n, std::string& refusal) {
     struct rlimit rl {};
     size_t limit = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
@@ -213,36 +239,41 @@ bool Server::charge_fds_locked(uid_t uid, size_t n, std::string& refusal) {
                        : size_t{1} << 20;
     size_t reserve = reserved_fds(limit);
     size_t capacity = limit > reserve ? limit - reserve : 0;
-    if (fds_total_ + n > capacity) {
+    if (fds_.charge(uid, n, capacity, config_.max_fds_per_uid))
+        return true;
+    if (fds_.total + n > capacity)
         refusal = fmt::format(
             "the daemon holds {} file descriptors for clients, all it may (its limit is {}, {} are kept for its own "
             "work)",
-            fds_total_, limit, reserve);
-        return false;
-    }
-    size_t& mine = fds_per_uid_[uid];
-    if (uid != 0 && config_.max_fds_per_uid > 0 && mine + n > config_.max_fds_per_uid) {
+            fds_.total, limit, reserve);
+    else
         refusal = fmt::format("uid {} holds {} file descriptors in the daemon (connections and credential "
                               "exchanges); the per-uid limit is {}",
-                              uid, mine, config_.max_fds_per_uid);
-        if (mine == 0)
-            fds_per_uid_.erase(uid);
-        return false;
-    }
-    mine += n;
-    fds_total_ += n;
-    return true;
+                              uid, fds_.of(uid), config_.max_fds_per_uid);
+    return false;
 }
 
 void Server::release_fds(uid_t uid, size_t n) {
     std::lock_guard lock(count_mu_);
-    auto it = fds_per_uid_.find(uid);
-    if (it != fds_per_uid_.end()) {
-        it->second -= std::min(it->second, n);
-        if (it->second == 0)
-            fds_per_uid_.erase(it);
-    }
-    fds_total_ -= std::min(fds_total_, n);
+    fds_.release(uid, n);
+}
+
+bool Server::charge_bytes(uid_t uid, size_t n, std::string& refusal) {
+    std::lock_guard lock(count_mu_);
+    if (bytes_.charge(uid, n, config_.max_held_bytes, config_.max_held_bytes_per_uid))
+        return true;
+    if (bytes_.total + n > config_.max_held_bytes)
+        refusal = fmt::format("the daemon holds {} KiB of messages and replies for its clients, all it may", bytes_.total >> 10);
+    else
+        refusal = fmt::format("uid {} has {} KiB of unfinished messages and unread replies in the daemon; the per-uid "
+                              "limit is {} KiB",
+                              uid, bytes_.of(uid) >> 10, config_.max_held_bytes_per_uid >> 10);
+    return false;
+}
+
+void Server::release_bytes(uid_t uid, size_t n) {
+    std::lock_guard lock(count_mu_);
+    bytes_.release(uid, n);
 }
 
 bool Server::take_refusing() {
@@ -265,14 +296,7 @@ void Server::release(uid_t uid, bool refused) {
         per_uid_.erase(it);
     if (total_ > 0)
         --total_;
-    auto f = fds_per_uid_.find(uid);
-    const size_t n = connection_fds(config_);
-    if (f != fds_per_uid_.end()) {
-        f->second -= std::min(f->second, n);
-        if (f->second == 0)
-            fds_per_uid_.erase(f);
-    }
-    fds_total_ -= std::min(fds_total_, n);
+    fds_.release(uid, connection_fds(config_));
 }
 
 void Server::accept_all() {

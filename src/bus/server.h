@@ -54,6 +54,12 @@ struct ServerConfig {
     unsigned max_message_fds = 1;            ///< file descriptors sent with one message
     uint64_t message_timeout_usec = 5'000'000;  ///< time a message may stay half sent
     size_t max_fds_per_uid = 4096;           ///< descriptors the daemon holds for one uid (not host root)
+    /// Memory the daemon holds for clients: the message being read, the last one read, and the
+    /// replies not yet written. Each connection has this much free; beyond it, bytes count
+    /// against its uid (not host root) and against all clients together.
+    size_t free_bytes_per_connection = 64 << 10;
+    size_t max_held_bytes_per_uid = 64 << 20;
+    size_t max_held_bytes = 512 << 20;
 };
 
 /// What a client's connection and each of its *Scm exchanges are counted as against the
@@ -144,6 +150,9 @@ public:
     /// process may open less a reserve for the daemon's own work; then false and why.
     bool charge_fds(uid_t uid, size_t n, std::string& refusal);
     void release_fds(uid_t uid, size_t n);
+    /// Bytes held for clients beyond their free allowance (ServerConfig::max_held_bytes*), the same way.
+    bool charge_bytes(uid_t uid, size_t n, std::string& refusal);
+    void release_bytes(uid_t uid, size_t n);
     /// Descriptors kept free for the daemon's own use (files it opens during calls, accepting).
     /// (A sixteenth of the limit, at least 256 or half of a smaller limit.)
     static size_t reserved_fds(size_t limit) { return std::max(limit / 16, std::min<size_t>(256, limit / 2)); }
@@ -168,8 +177,17 @@ private:
     size_t total_ = 0;
     size_t refusing_ = 0;
     std::map<uid_t, size_t> per_uid_;
-    size_t fds_total_ = 0;
-    std::map<uid_t, size_t> fds_per_uid_;
+    /// Something counted per uid and in total (guarded by count_mu_).
+    struct Budget {
+        size_t total = 0;
+        std::map<uid_t, size_t> per_uid;
+        /// Add n for uid, unless the total would pass `capacity` or the uid (not root) `per_uid_max`.
+        bool charge(uid_t uid, size_t n, size_t capacity, size_t per_uid_max);
+        void release(uid_t uid, size_t n);
+        size_t of(uid_t uid) const;
+    };
+    Budget fds_;
+    Budget bytes_;
     bool charge_fds_locked(uid_t uid, size_t n, std::string& refusal);
 
     EventPtr event_;

@@ -717,6 +717,49 @@ TEST_F(AttackTest, AMessageLeftUnfinishedClosesTheConnection) {
     EXPECT_TRUE(idle.call("Ping", "i", 0).ok);
 }
 
+// Many connections of one uid, each with most of a message of 900 KiB sent and the rest held back:
+// beyond the per-uid budget (64 MiB) the daemon closes them instead of holding more (before: every
+// connection could keep up to a whole message, 1,024 of them per uid: 160 here, 125 MiB).
+TEST_F(AttackTest, UnfinishedMessagesOfOneUidAreBoundedInMemory) {
+    start();
+    const pid_t d = daemon().pid();
+    ASSERT_TRUE(RawBus::connect(daemon().socket())->call("Ping", "i", 0).ok);
+    const long rss0 = rss_kib(d);
+    const size_t kConnections = 160;
+    const std::string big(900 << 10, 'v');
+    const std::string msg = wire::marshal({1, "Ping", "s", wire::Body().str(big).bytes(), std::nullopt});
+    std::vector<int> fds;
+    for (size_t i = 0; i < kConnections; ++i) {
+        int fd = raw_as(1000);
+        ASSERT_TRUE(wire::authenticate(fd, 1000));
+        ASSERT_TRUE(wire::ping(fd));
+        if (wire::send_all(fd, msg.substr(0, 800 << 10)))
+            fds.push_back(fd);
+    }
+    auto closed = [&] {  // the connections the daemon closed (some already while they were sending)
+        size_t n = kConnections - fds.size();
+        for (int fd : fds) {
+            struct pollfd p = {fd, POLLIN, 0};
+            if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN)))
+                ++n;
+        }
+        return n;
+    };
+    // 64 MiB / (800 KiB - the 64 KiB each connection has free): 89 may hold theirs.
+    EXPECT_TRUE(eventually(3000, [&] { return closed() >= kConnections - 90; })) << closed() << " closed";
+    const long rss1 = rss_kib(d);
+    std::printf("%zu connections sent 800 KiB of a message; %zu closed; daemon RSS %ld -> %ld KiB\n", fds.size(),
+                closed(), rss0, rss1);
+    EXPECT_LE(closed(), kConnections - 85);
+    EXPECT_NE(daemon().log().find("uid 1000 has "), std::string::npos) << daemon().log();
+    EXPECT_NE(daemon().log().find("unfinished messages and unread replies in the daemon; the per-uid limit is 65536 KiB"),
+              std::string::npos);
+#ifndef CGM_SANITIZED
+    EXPECT_LT(rss1 - rss0, 96 * 1024) << "the daemon holds more than the per-uid budget";
+#endif
+    others_served();
+}
+
 // ---- 5. credential exchanges holding descriptors ---------------------------------------------------
 
 // One uid opens connections and credential exchanges that never send credentials, until refused;
