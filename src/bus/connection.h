@@ -3,7 +3,7 @@
 // One client connection: a server-mode sd_bus on an accepted fd, the peer's kernel credentials
 // taken at accept, and the io and timer sources that drive it on its loop.
 //
-// Driving a connection (DESIGN §3): on any event, sd_bus_process() is called until it returns 0
+// Driving a connection: on any event, sd_bus_process() is called until it returns 0
 // (at most ServerConfig::process_batch times, then the connection yields to others and comes back
 // on the next iteration); then the io source is re-armed from sd_bus_get_events() and the timer
 // from sd_bus_get_timeout(). This also handles libdbus clients that send BEGIN and their first
@@ -51,7 +51,7 @@ public:
     Server& server() { return loop_.server(); }
     sd_bus* bus() { return bus_.get(); }
 
-    /// DESIGN §2.3: once the process that connected has exited, its pid may belong to someone
+    /// Once the process that connected has exited, its pid may belong to someone
     /// else; calls that need the caller's identity are refused from then on.
     Result<void> check_peer_alive() const;
 

@@ -421,7 +421,7 @@ private:
         flush();
     }
 
-    // The method's failure result (reference §5.4), then close.
+    // The method's failure result (docs/dbus-api.md, "Results"), then close.
     void fail(const Error& e) {
         log_failure(e);
         outbox_.clear();

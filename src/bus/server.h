@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The peer-to-peer D-Bus server (DESIGN §3 "The D-Bus server", "Concurrency").
+// The peer-to-peer D-Bus server (docs/ARCHITECTURE.md).
 //
 //  - The main thread owns the listening socket and the signal handling; it accepts, takes the
-//    peer's SO_PEERCRED (and SO_PEERPIDFD where the kernel has it), applies the connection limits
-//    and hands each new fd round-robin to one of N event loops.
+//    peer's SO_PEERCRED, pins the peer (bus/pin.h), applies the connection limits and hands each
+//    new fd round-robin to one of N event loops.
 //  - Each Loop is a thread with its own sd-event. It owns its connections: one ClientConnection
 //    per peer, each driven by its own io and timer sources (never sd_bus_attach_event). A bus is
 //    only ever touched by its loop's thread.
 //  - Shared state is small: the current CgroupService (swapped on SIGHUP), the configuration,
-//    the connection counters.
+//    the connection counters and the budgets (descriptors and memory held per uid and in all).
 #pragma once
 
 #include <sys/types.h>
