@@ -272,8 +272,9 @@ int ClientConnection::on_auth_timeout(sd_event_source*, uint64_t, void* userdata
 
 int ClientConnection::on_stall_timeout(sd_event_source*, uint64_t, void* userdata) {
     auto* self = static_cast<ClientConnection*>(userdata);
-    self->close(fmt::format("a message was left unfinished for {} ms", self->server().config().message_timeout_usec / 1000),
-                true);
+    self->close(
+        fmt::format("a message was left unfinished for {} ms", self->server().config().message_timeout_usec / 1000),
+        true);
     return 0;
 }
 

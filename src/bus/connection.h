@@ -107,11 +107,11 @@ private:
     bool closed_ = false;
     int fd_ = -1;  ///< the client's socket (the bus owns it)
     InputGuard guard_;
-    uint64_t dispatched_ = 0;  ///< messages sd-bus parsed and handed to the filters
+    uint64_t dispatched_ = 0;                ///< messages sd-bus parsed and handed to the filters
     uint64_t stalled_message_ = UINT64_MAX;  ///< the unfinished message the stall timer runs for
-    std::deque<size_t> replies_;  ///< sizes of the replies sent that may still be queued, oldest first
-    size_t reply_bytes_ = 0;      ///< their sum
-    size_t charged_bytes_ = 0;    ///< what is counted against the uid now
+    std::deque<size_t> replies_;             ///< sizes of the replies sent that may still be queued, oldest first
+    size_t reply_bytes_ = 0;                 ///< their sum
+    size_t charged_bytes_ = 0;               ///< what is counted against the uid now
 };
 
 }  // namespace cgm::bus

@@ -152,8 +152,8 @@ int InputGuard::on_auth_read(const char* in, size_t n, unsigned nfds, char* out,
     }
     if (emit.size() + rest_n > cap)
         return fail(EMSGSIZE, "internal: an authentication read grew");  // rewrites only shrink lines
-    std::memcpy(out, emit.data(), emit.size());
-    std::memcpy(out + emit.size(), rest, rest_n);
+    std::copy(emit.begin(), emit.end(), out);
+    std::copy(rest, rest + rest_n, out + emit.size());
     *out_n = emit.size() + rest_n;
     return 0;
 }
@@ -284,8 +284,8 @@ ssize_t guarded(InputGuard& g, const struct iovec& dest, struct msghdr* control,
         ssize_t n = read(cut);
         if (n <= 0)
             return n;
-        if (int err = g.on_message_read(static_cast<const char*>(dest.iov_base), static_cast<size_t>(n),
-                                        count_fds(control));
+        if (int err =
+                g.on_message_read(static_cast<const char*>(dest.iov_base), static_cast<size_t>(n), count_fds(control));
             err != 0) {
             close_fds(control);
             errno = err;

@@ -102,18 +102,18 @@ private:
     InputRules rules_;
     Phase phase_ = Phase::Auth;
     // Authentication.
-    uint64_t auth_bytes_ = 0;     // read so far, the held part included
-    bool first_byte_ = true;      // the NUL that opens the exchange is next
-    std::string held_;            // a partial line, not yet handed on
-    bool passing_long_ = false;   // inside a line too long to hold: handed on as it comes
-    bool last_cr_ = false;        // (then) the last byte handed on was '\r'
+    uint64_t auth_bytes_ = 0;        // read so far, the held part included
+    bool first_byte_ = true;         // the NUL that opens the exchange is next
+    std::string held_;               // a partial line, not yet handed on
+    bool passing_long_ = false;      // inside a line too long to hold: handed on as it comes
+    bool last_cr_ = false;           // (then) the last byte handed on was '\r'
     bool external_pending_ = false;  // "AUTH EXTERNAL" without a token: its DATA is the claim
     unsigned rejected_claims_ = 0;
     // Messages.
     unsigned char header_[16] = {};
-    uint64_t in_message_ = 0;  // bytes of the current message read
-    uint64_t length_ = 0;      // its length once its header is in (0 before)
-    unsigned fds_ = 0;         // descriptors received with it
+    uint64_t in_message_ = 0;   // bytes of the current message read
+    uint64_t length_ = 0;       // its length once its header is in (0 before)
+    unsigned fds_ = 0;          // descriptors received with it
     uint64_t last_length_ = 0;  // length of the last message read whole
     uint64_t complete_ = 0;
     std::string failure_;

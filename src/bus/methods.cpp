@@ -163,11 +163,11 @@ int serve(sd_bus_message* m, void* userdata, const char* method, Needs needs, De
     }
 }
 
-#define READ_ARGS(m, sig, ...)                                                       \
-    do {                                                                             \
-        int rc_ = sd_bus_message_read((m), (sig), __VA_ARGS__);                      \
-        if (rc_ < 0)                                                                 \
-            return reply_unreadable_arguments((m), conn_of(userdata), (sig), rc_);    \
+#define READ_ARGS(m, sig, ...)                                                     \
+    do {                                                                           \
+        int rc_ = sd_bus_message_read((m), (sig), __VA_ARGS__);                    \
+        if (rc_ < 0)                                                               \
+            return reply_unreadable_arguments((m), conn_of(userdata), (sig), rc_); \
     } while (0)
 
 // ---- org.linuxcontainers.cgmanager0_0 ------------------------------------------------------------
@@ -465,9 +465,10 @@ int reply_unreadable_arguments(sd_bus_message* m, ClientConnection& conn, const 
             int r = sd_bus_message_read_basic(m, signature[i], &v);
             if (r >= 0)
                 continue;
-            std::string why = signature[i] == 's' && r == -EBADMSG   ? "is not a valid string (UTF-8, no NUL byte)"
-                              : signature[i] == 'h' && r == -EBADMSG ? "names no file descriptor sent with the call"
-                                                                     : std::string("cannot be read: ") + std::strerror(-r);
+            std::string why = signature[i] == 's' && r == -EBADMSG ? "is not a valid string (UTF-8, no NUL byte)"
+                              : signature[i] == 'h' && r == -EBADMSG
+                                  ? "names no file descriptor sent with the call"
+                                  : std::string("cannot be read: ") + std::strerror(-r);
             e = make_error(ErrorKind::InvalidArgs, "argument {} ({}) of {} {}", i + 1, argument_name(member, i),
                            member ? member : "the call", why);
             break;

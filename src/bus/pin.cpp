@@ -38,7 +38,8 @@ int64_t ns_of(const struct timespec& t) {
 
 // The clock tick (after boot, as /proc/<pid>/stat counts) in which a CLOCK_REALTIME moment lies.
 uint64_t boot_tick_of(const struct timespec& realtime) {
-    struct timespec now_real {}, now_boot {};
+    struct timespec now_real {
+    }, now_boot{};
     ::clock_gettime(CLOCK_REALTIME, &now_real);
     ::clock_gettime(CLOCK_BOOTTIME, &now_boot);
     int64_t age = std::max<int64_t>(0, ns_of(now_real) - ns_of(realtime));
@@ -137,9 +138,10 @@ Result<UniqueFd> pin_credential(ReceivedCred& d, std::string_view what, bool che
                           "sent: its sender has exited and the pid was reused",
                           pid, what);
     if (check_uid && !has_uid(*st, d.cred.uid))
-        return make_error(ErrorKind::AccessDenied,
-                          "pid {} of the {} credential no longer has uid {}: its sender has exited and the pid was reused",
-                          pid, what, d.cred.uid);
+        return make_error(
+            ErrorKind::AccessDenied,
+            "pid {} of the {} credential no longer has uid {}: its sender has exited and the pid was reused", pid, what,
+            d.cred.uid);
     return std::move(fd).value();
 }
 

@@ -40,8 +40,8 @@ PeerPin pin_peer(int sock, const Ucred& peer);
 /// One credential of an *Scm exchange as it arrived on the passed socket.
 struct ReceivedCred {
     Ucred cred;
-    UniqueFd pidfd;         ///< from SCM_PIDFD
-    bool has_pidfd = false; ///< an SCM_PIDFD came (pidfd invalid then: the kernel had none to give)
+    UniqueFd pidfd;           ///< from SCM_PIDFD
+    bool has_pidfd = false;   ///< an SCM_PIDFD came (pidfd invalid then: the kernel had none to give)
     struct timespec sent {};  ///< SCM_TIMESTAMPNS: when it was sent (CLOCK_REALTIME)
     bool has_time = false;
 };

@@ -178,10 +178,11 @@ Result<void> refuse_early_datagrams(int fd) {
         ++early;
     }
     if (early > 0)
-        return make_error(ErrorKind::AccessDenied,
-                          "{} datagram{} waited on the passed socket before the daemon asked for credentials; send each "
-                          "credential after the '1' that asks for it",
-                          early, early == 1 ? "" : "s");
+        return make_error(
+            ErrorKind::AccessDenied,
+            "{} datagram{} waited on the passed socket before the daemon asked for credentials; send each "
+            "credential after the '1' that asks for it",
+            early, early == 1 ? "" : "s");
     return ok();
 }
 
@@ -205,8 +206,9 @@ Result<void> check_pair(int fd, const Ucred& caller) {
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &maker, &len) < 0)
         return errno_error(errno, "inspecting the passed socket");
     if (caller.uid != 0 && maker.uid != caller.uid)
-        return make_error(ErrorKind::AccessDenied, "the passed socket pair was made by uid {}, not by the caller (uid {})",
-                          maker.uid, caller.uid);
+        return make_error(ErrorKind::AccessDenied,
+                          "the passed socket pair was made by uid {}, not by the caller (uid {})", maker.uid,
+                          caller.uid);
     return ok();
 }
 
@@ -305,8 +307,7 @@ private:
             }
             // Bind the credential to the process it names, as the kernel saw it when it was sent.
             const bool first = got_ == 0;
-            auto pinned = pin_credential(d.cred, first ? "requestor" : needs_victim_pid() ? "victim" : "second",
-                                         first);
+            auto pinned = pin_credential(d.cred, first ? "requestor" : needs_victim_pid() ? "victim" : "second", first);
             if (!pinned) {
                 if (first)
                     requestor_ = d.cred.cred;  // for the log line
@@ -491,9 +492,9 @@ private:
         send_error_.clear();
         auto name = peer_name(fd_.get());
         if (!name || *name != expected_peer_) {
-            send_error_ = name ? fmt::format("the passed socket was re-connected to {}; nothing more is sent",
-                                             quoted(*name))
-                               : "the passed socket is no longer connected";
+            send_error_ =
+                name ? fmt::format("the passed socket was re-connected to {}; nothing more is sent", quoted(*name))
+                     : "the passed socket is no longer connected";
             errno = ENOTCONN;
             return -1;
         }
@@ -574,9 +575,7 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
     case ScmMethod::GetPidCgroupAbs: r = sd_bus_message_read(m, sig = "sh", &controller, &fd); break;
     case ScmMethod::Chmod: r = sd_bus_message_read(m, sig = "sssih", &controller, &cgroup, &key, &a.number, &fd); break;
     case ScmMethod::GetValue: r = sd_bus_message_read(m, sig = "sssh", &controller, &cgroup, &key, &fd); break;
-    case ScmMethod::SetValue:
-        r = sd_bus_message_read(m, sig = "ssssh", &controller, &cgroup, &key, &value, &fd);
-        break;
+    case ScmMethod::SetValue: r = sd_bus_message_read(m, sig = "ssssh", &controller, &cgroup, &key, &value, &fd); break;
     case ScmMethod::Remove: r = sd_bus_message_read(m, sig = "ssih", &controller, &cgroup, &a.number, &fd); break;
     default: r = sd_bus_message_read(m, sig, &controller, &cgroup, &fd); break;
     }
@@ -600,9 +599,8 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
                                  conn.exchange_count()));
     if (std::string why; !conn.server().charge_fds(conn.peer().uid, kExchangeFds, why))
         return refuse(Error(ErrorKind::LimitsExceeded, why));
-    std::unique_ptr<ClientConnection, void (*)(ClientConnection*)> charge(&conn, [](ClientConnection* c) {
-        c->server().release_fds(c->peer().uid, kExchangeFds);
-    });
+    std::unique_ptr<ClientConnection, void (*)(ClientConnection*)> charge(
+        &conn, [](ClientConnection* c) { c->server().release_fds(c->peer().uid, kExchangeFds); });
     // The fd belongs to the message: keep a duplicate of our own.
     int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (dup < 0)
@@ -636,7 +634,7 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
     if (!pidfds && ::setsockopt(dup, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0)
         return refuse(errno_error(errno, "setting SO_TIMESTAMPNS on the passed socket"));
     auto x = std::make_unique<ScmExchange>(conn, method, std::move(a), std::move(sock), pidfds);
-    charge.release();  // the exchange gives the descriptors back when it ends
+    (void)charge.release();  // the exchange gives the descriptors back when it ends
     auto started = x->start();
     if (!started)
         return refuse(started.error());

@@ -247,9 +247,10 @@ bool Server::charge_fds_locked(uid_t uid, size_t n, std::string& refusal) {
             "work)",
             fds_.total, limit, reserve);
     else
-        refusal = fmt::format("uid {} holds {} file descriptors in the daemon (connections and credential "
-                              "exchanges); the per-uid limit is {}",
-                              uid, fds_.of(uid), config_.max_fds_per_uid);
+        refusal = fmt::format(
+            "uid {} holds {} file descriptors in the daemon (connections and credential "
+            "exchanges); the per-uid limit is {}",
+            uid, fds_.of(uid), config_.max_fds_per_uid);
     return false;
 }
 
@@ -263,11 +264,13 @@ bool Server::charge_bytes(uid_t uid, size_t n, std::string& refusal) {
     if (bytes_.charge(uid, n, config_.max_held_bytes, config_.max_held_bytes_per_uid))
         return true;
     if (bytes_.total + n > config_.max_held_bytes)
-        refusal = fmt::format("the daemon holds {} KiB of messages and replies for its clients, all it may", bytes_.total >> 10);
+        refusal = fmt::format("the daemon holds {} KiB of messages and replies for its clients, all it may",
+                              bytes_.total >> 10);
     else
-        refusal = fmt::format("uid {} has {} KiB of unfinished messages and unread replies in the daemon; the per-uid "
-                              "limit is {} KiB",
-                              uid, bytes_.of(uid) >> 10, config_.max_held_bytes_per_uid >> 10);
+        refusal = fmt::format(
+            "uid {} has {} KiB of unfinished messages and unread replies in the daemon; the per-uid "
+            "limit is {} KiB",
+            uid, bytes_.of(uid) >> 10, config_.max_held_bytes_per_uid >> 10);
     return false;
 }
 

@@ -14,12 +14,12 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,20 +40,20 @@ class ClientConnection;
 class Server;
 
 struct ServerConfig {
-    unsigned threads = 0;                    ///< event loops; 0 = one per CPU
-    bool compat_errors = false;              ///< answer every failure with InvalidArgs "invalid request"
-    size_t max_connections = 4096;           ///< open client connections, in total
-    size_t max_connections_per_uid = 1024;   ///< open client connections of one uid
-    uint64_t auth_timeout_usec = 5'000'000;  ///< time a new connection has to authenticate
-    uint64_t max_queued_writes = 1024;       ///< replies queued for a peer that does not read them
-    uint64_t max_message_bytes = 1 << 20;    ///< bytes of one incoming message (and of the auth exchange)
-    unsigned process_batch = 32;             ///< messages handled per connection before others get a turn
-    uint64_t scm_timeout_usec = 5'000'000;   ///< time an *Scm credential exchange may take
-    size_t max_scm_pending = 64;             ///< *Scm exchanges in progress on one connection
-    size_t max_refusing = 64;                ///< over-limit connections kept to tell them why
-    unsigned max_message_fds = 1;            ///< file descriptors sent with one message
+    unsigned threads = 0;                       ///< event loops; 0 = one per CPU
+    bool compat_errors = false;                 ///< answer every failure with InvalidArgs "invalid request"
+    size_t max_connections = 4096;              ///< open client connections, in total
+    size_t max_connections_per_uid = 1024;      ///< open client connections of one uid
+    uint64_t auth_timeout_usec = 5'000'000;     ///< time a new connection has to authenticate
+    uint64_t max_queued_writes = 1024;          ///< replies queued for a peer that does not read them
+    uint64_t max_message_bytes = 1 << 20;       ///< bytes of one incoming message (and of the auth exchange)
+    unsigned process_batch = 32;                ///< messages handled per connection before others get a turn
+    uint64_t scm_timeout_usec = 5'000'000;      ///< time an *Scm credential exchange may take
+    size_t max_scm_pending = 64;                ///< *Scm exchanges in progress on one connection
+    size_t max_refusing = 64;                   ///< over-limit connections kept to tell them why
+    unsigned max_message_fds = 1;               ///< file descriptors sent with one message
     uint64_t message_timeout_usec = 5'000'000;  ///< time a message may stay half sent
-    size_t max_fds_per_uid = 4096;           ///< descriptors the daemon holds for one uid (not host root)
+    size_t max_fds_per_uid = 4096;              ///< descriptors the daemon holds for one uid (not host root)
     /// Memory the daemon holds for clients: the message being read, the last one read, and the
     /// replies not yet written. Each connection has this much free; beyond it, bytes count
     /// against its uid (not host root) and against all clients together.

@@ -92,8 +92,7 @@ Result<UniqueFd> ProcSource::open_pidfd(pid_t pid) {
         auto text = sys::read_file(fmt::format("/proc/{}/status", pid), limits::kMaxProcFileBytes);
         auto st = text ? parse_proc_status(*text) : Result<ProcStatus>(text.error());
         if (st && st->tgid > 0 && st->tgid != pid)
-            return make_error(ErrorKind::InvalidArgs, "pid {} is a thread of process {}, not a process", pid,
-                              st->tgid);
+            return make_error(ErrorKind::InvalidArgs, "pid {} is a thread of process {}, not a process", pid, st->tgid);
         if (!st)
             return make_error(ErrorKind::NotFound, "process {} does not exist", pid);
     }

@@ -37,8 +37,8 @@ std::string hex_uid(uid_t uid);
 struct Call {
     uint32_t serial = 1;
     std::string member;
-    std::string signature;           ///< what the SIGNATURE header field says
-    std::string body;                ///< marshalled already (Body below)
+    std::string signature;             ///< what the SIGNATURE header field says
+    std::string body;                  ///< marshalled already (Body below)
     std::optional<uint32_t> unix_fds;  ///< a UNIX_FDS header field, if any
 };
 std::string marshal(const Call& c);

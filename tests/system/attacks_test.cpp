@@ -514,7 +514,8 @@ TEST_F(AttackTest, AConnectionThatCouldNotBePinnedIsRefused) {
     EXPECT_EQ(r.error_name, kErr + "LimitsExceeded") << r.message;
     EXPECT_NE(r.message.find("could not pin the connecting process (SO_PEERPIDFD: Too many open files)"),
               std::string::npos)
-        << r.message << "\n" << daemon().log();
+        << r.message << "\n"
+        << daemon().log();
     others_served();
 }
 
@@ -535,10 +536,13 @@ TEST_F(AttackTest, APeerThatExitedBeforeItWasAcceptedIsDropped) {
     auto r = bus->call("MovePid", "ssi", "memory", "own", root->pid());
     EXPECT_EQ(proc_cgroup(root->pid(), "memory"), "/") << "root's process was moved";
     EXPECT_FALSE(r.ok);
-    EXPECT_TRUE(eventually(2000, [&] {
-        return daemon().log().find(fmt::format("the process that connected (pid {}) exited before it was accepted",
-                                               p)) != std::string::npos;
-    })) << r.describe() << "\n"
+    EXPECT_TRUE(eventually(2000,
+                           [&] {
+                               return daemon().log().find(fmt::format(
+                                          "the process that connected (pid {}) exited before it was accepted", p)) !=
+                                      std::string::npos;
+                           }))
+        << r.describe() << "\n"
         << daemon().log();
     others_served();
 }
@@ -623,8 +627,8 @@ TEST_F(AttackTest, ASocketReconnectedDuringTheExchangeGetsNothingMore) {
     ASSERT_TRUE(connect_to(far, service)) << std::strerror(errno);
     drain(near, 100);  // the filler goes: the daemon's socket wakes up writable
     Received leaked = receive(listener, 1000);
-    EXPECT_FALSE(leaked.got) << "the root service got '" << leaked.bytes << "' from pid " << leaked.cred.pid
-                             << " uid " << leaked.cred.uid;
+    EXPECT_FALSE(leaked.got) << "the root service got '" << leaked.bytes << "' from pid " << leaked.cred.pid << " uid "
+                             << leaked.cred.uid;
     EXPECT_TRUE(eventually(2000, [&] { return daemon().log().find("was re-connected to") != std::string::npos; }))
         << daemon().log();
     ::close(listener);
@@ -752,8 +756,9 @@ TEST_F(AttackTest, UnfinishedMessagesOfOneUidAreBoundedInMemory) {
                 closed(), rss0, rss1);
     EXPECT_LE(closed(), kConnections - 85);
     EXPECT_NE(daemon().log().find("uid 1000 has "), std::string::npos) << daemon().log();
-    EXPECT_NE(daemon().log().find("unfinished messages and unread replies in the daemon; the per-uid limit is 65536 KiB"),
-              std::string::npos);
+    EXPECT_NE(
+        daemon().log().find("unfinished messages and unread replies in the daemon; the per-uid limit is 65536 KiB"),
+        std::string::npos);
 #ifndef CGM_SANITIZED
     EXPECT_LT(rss1 - rss0, 96 * 1024) << "the daemon holds more than the per-uid budget";
 #endif
@@ -839,8 +844,7 @@ TEST_F(AttackTest, MalformedMessagesCloseTheConnection) {
         ++closes;
         std::string needle = "is not valid D-Bus";
         size_t found = 0;
-        for (size_t at = daemon().log().find(needle); at != std::string::npos;
-             at = daemon().log().find(needle, at + 1))
+        for (size_t at = daemon().log().find(needle); at != std::string::npos; at = daemon().log().find(needle, at + 1))
             ++found;
         EXPECT_EQ(found, closes) << c.what << "\n" << daemon().log();
     }

@@ -204,8 +204,7 @@ TEST_F(Messages, OneDescriptorPerMessage) {
     ASSERT_EQ(g.on_message_read(m.data() + 10, m.size() - 10, 0), 0);
     ASSERT_EQ(g.on_message_read(m.data(), 1, 1), 0);  // the next message may have its own
     EXPECT_EQ(g.on_message_read(m.data() + 1, 1, 1), ETOOMANYREFS);
-    EXPECT_NE(g.failure().find("the peer sent 2 file descriptors with one message; the limit is 1"),
-              std::string::npos)
+    EXPECT_NE(g.failure().find("the peer sent 2 file descriptors with one message; the limit is 1"), std::string::npos)
         << g.failure();
 }
 

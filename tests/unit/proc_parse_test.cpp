@@ -304,7 +304,7 @@ TEST(ProcStatTest, StartTimeIsField22WhateverTheName) {
     EXPECT_TRUE(IsError(parse_proc_stat_start_time("42 cat S 1"), ErrorKind::Failed, "no command name"));
     EXPECT_TRUE(IsError(parse_proc_stat_start_time("42 (cat) S 1 2 3"), ErrorKind::Failed, "no start time"));
     EXPECT_TRUE(IsError(parse_proc_stat_start_time(std::string("42 (cat)") + " S 1 2 3 0 -1 4 1 0 0 0 5 6 0 0 20 0 1 0 "
-                                                                            "x9 1"),
+                                                                             "x9 1"),
                         ErrorKind::Failed, "no start time"));
 }
 
