@@ -135,6 +135,32 @@ Result<void> visit_tree(const CgroupBackend& be, int dir_fd, const CgroupPath& a
     return ok();
 }
 
+// A cgroup directory made with the creator's ids has every file the kernel made in it owned the
+// same way (one look at cgroup.procs tells); where a kernel did not do that, each regular file is
+// given to the creator, by fd.
+Result<void> give_files(int dir_fd, uid_t uid, gid_t gid) {
+    auto probe = cgfs::attrs_at(dir_fd, "cgroup.procs");
+    if (probe && probe->uid == uid && probe->gid == gid)
+        return ok();
+    for (const auto& name : CGM_TRY(cgfs::files(dir_fd))) {
+        auto f = CGM_TRY(cgfs::open_file(dir_fd, name));
+        if (!f)
+            continue;
+        auto a = CGM_TRY(cgfs::attrs(f->get()));
+        if (a.uid != uid || a.gid != gid)
+            CGM_TRY(cgfs::chown_fd(f->get(), uid, gid));
+    }
+    return ok();
+}
+
+// A Create whose new directory is no longer under its name when it is opened again.
+Error renamed_while_created(const CgroupPath& at, std::string_view what) {
+    return make_error(ErrorKind::Failed,
+                      "the new cgroup {} was renamed or replaced while it was being created ({}); nothing there was "
+                      "changed",
+                      at.absolute(), what);
+}
+
 // What remove_tree does when something cannot be removed: stop with the error (Remove), or call
 // `left` for it and go on (Prune); and what it tells of each cgroup it removed.
 struct RemoveHooks {
@@ -408,15 +434,20 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
         std::string name;
         std::string hierarchy;  // for the quota
         std::string path;
+        std::optional<struct stat> st;  // the directory made, once it was checked to be ours
     };
     std::vector<Made> made;
     CreationQuota* quota =
         config_.quota && config_.quota->limit() > 0 && r.cred.uid != 0 ? config_.quota.get() : nullptr;
+    // Undo: each directory goes only while its name still refers to the directory made. One that
+    // was never confirmed ours, or was renamed meanwhile, stays where it is (it is the requestor's).
     auto rollback = [&made, quota, &r](size_t from) {
         while (made.size() > from) {
-            (void)cgfs::rmdir_child(made.back().parent.get(), made.back().name);
+            const Made& m = made.back();
+            if (m.st)
+                (void)cgfs::rmdir_child_if(m.parent.get(), m.name, *m.st);
             if (quota)
-                quota->release(r.cred.uid, made.back().hierarchy, made.back().path);
+                quota->release(r.cred.uid, m.hierarchy, m.path);
             made.pop_back();
         }
     };
@@ -450,33 +481,42 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
             auto parent = CGM_TRY(sys::dup(cur.get()));  // before the mkdir: the undo must not fail
             if (quota)
                 CGM_TRY(quota->reserve(r.cred.uid, h.display, at.absolute(), still_there));
-            auto mk = cgfs::mkdir_child(cur.get(), comp, 0755);
+            // Made with the requestor's ids: the kernel gives the directory and every file in it
+            // to them from the start (the creator owns all of it), so nothing is ever chowned by
+            // name afterwards.
+            auto mk = cgfs::mkdir_child_as(cur.get(), comp, 0755, r.cred.uid, r.cred.gid);
             if (quota && (!mk || !*mk))
                 quota->release(r.cred.uid, h.display, at.absolute());
             if (!mk)
                 return std::move(mk).error().with_context(at.absolute());
             if (*mk)
-                made.push_back({std::move(parent), comp, h.display, at.absolute()});
-            auto fd = CGM_TRY(open_child_dir(cur.get(), comp, at));
+                made.push_back({std::move(parent), comp, h.display, at.absolute(), std::nullopt});
+            auto opened = open_child_dir(cur.get(), comp, at);
+            if (!opened && *mk && opened.error().sys_errno == ENOENT)
+                return renamed_while_created(at, "it is gone");
+            auto fd = CGM_TRY(std::move(opened));
             if (!*mk) {  // someone made it meanwhile
                 CGM_TRY(require_access(r, fd.get(), Access::Read, "cgroup " + at.absolute()));
                 existed = true;
                 cur = std::move(fd);
                 continue;
             }
+            // What the name refers to now must be the directory just made: owned by the requestor
+            // (uid and gid). Anything else was put there by a rename in between, and is left
+            // untouched. (One owned by the requestor already was theirs: nothing is given away.)
+            auto st = CGM_TRY(sys::fstat(fd.get()));
+            if (st.st_uid != r.cred.uid || st.st_gid != r.cred.gid)
+                return renamed_while_created(at, fmt::format("what has its name is owned by {}:{}, not by the "
+                                                             "requestor {}:{}",
+                                                             st.st_uid, st.st_gid, r.cred.uid, r.cred.gid));
+            made.back().st = st;
             existed = false;
             auto init = h.backend->init_new_cgroup(h, cur.get(), fd.get());
             if (!init)
                 return std::move(init).error().with_context("setting up " + at.absolute());
-            // The creator owns the new cgroup and every file in it (reference §4.2 Create). The
-            // kernel gives the directory and its files one owner, ours; when that is already the
-            // creator (root callers), there is nothing to change.
-            auto st = CGM_TRY(sys::fstat(fd.get()));
-            if (st.st_uid != r.cred.uid || st.st_gid != r.cred.gid) {
-                CGM_TRY(cgfs::chown_fd(fd.get(), r.cred.uid, r.cred.gid));
-                for (const auto& name : CGM_TRY(sys::list_dir(fd.get(), sys::EntryType::Any)))
-                    CGM_TRY(cgfs::chown_at(fd.get(), name, r.cred.uid, r.cred.gid));
-            }
+            auto given = give_files(fd.get(), r.cred.uid, r.cred.gid);
+            if (!given)
+                return std::move(given).error().with_context("setting up " + at.absolute());
             cur = std::move(fd);
         }
         return existed;
@@ -537,13 +577,14 @@ Result<void> Operations::chown(const Caller& c, std::string_view controller, std
     }));
     for (auto& p : planned) {
         auto act = [&]() -> Result<void> {
+            // The leaf first: it is recognized by having the cgroup's present owner.
+            CGM_TRY(p.h->backend->chown_extra(p.fd.get(), new_uid, new_gid));
             CGM_TRY(cgfs::chown_fd(p.fd.get(), new_uid, new_gid));
-            for (const auto& name : p.h->backend->delegated_files()) {
-                auto r2 = cgfs::chown_at(p.fd.get(), name, new_uid, new_gid);
-                if (!r2 && r2.error().sys_errno != ENOENT)
-                    return r2;
-            }
-            return p.h->backend->chown_extra(p.fd.get(), new_uid, new_gid);
+            // Each delegated file by fd, and only a regular file: a child cgroup named like a file
+            // the cgroup lacks is not given away.
+            for (const auto& name : p.h->backend->delegated_files())
+                CGM_TRY(cgfs::chown_file(p.fd.get(), name, new_uid, new_gid));
+            return ok();
         };
         CGM_TRY(in_hierarchy(*p.h, act()));
     }
@@ -664,10 +705,13 @@ Result<void> Operations::move_pid_impl(const Caller& c, std::string_view control
     const std::string line = fmt::format("{}\n", v);
     for (auto& p : planned) {
         auto act = [&]() -> Result<void> {
-            if (p.target.needs_leaf)
-                CGM_TRY(p.h->backend->prepare_pid_target(p.fd.get()));
+            // v2: the leaf, made if missing, opened through the cgroup's fd and checked to be ours;
+            // the pid is written through that fd.
+            auto dir = p.h->backend->open_pid_dir(p.fd.get());
+            if (!dir)
+                return std::move(dir).error().with_context("cgroup " + p.path.absolute());
             CGM_TRY(call.still_alive(v));
-            auto w = cgfs::write_file(p.fd.get(), p.target.procs_file, line);
+            auto w = cgfs::write_file(dir->get(), p.target.procs_file, line);
             if (!w)
                 return std::move(w).error().with_context(fmt::format("moving {} to {}", v, p.path.absolute()));
             return ok();
