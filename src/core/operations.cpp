@@ -161,78 +161,144 @@ Error renamed_while_created(const CgroupPath& at, std::string_view what) {
                       at.absolute(), what);
 }
 
-// What remove_tree does when something cannot be removed: stop with the error (Remove), or call
-// `left` for it and go on (Prune); and what it tells of each cgroup it removed.
-struct RemoveHooks {
-    std::function<void(int dir_fd, const CgroupPath& at)> left;  // empty: stop
-    std::function<void(const CgroupPath& at)> removed = {};      // after each rmdir that worked
+// The refusal of the kernel's rule for removing a cgroup: write access on the directory it is in.
+Error may_not_remove(const Identity& r, const CgroupPath& victim, const CgroupPath& parent, const FileAttrs& a) {
+    return make_error(ErrorKind::AccessDenied,
+                      "uid {} may not remove cgroup {}: it may not write cgroup {} (owned by {}:{}, mode {:04o})",
+                      r.cred.uid, victim.absolute(), parent.absolute(), a.uid, a.gid, a.mode & 07777);
+}
+
+Error renamed_away(const CgroupPath& at) {
+    return make_error(ErrorKind::Failed,
+                      "cgroup {} was renamed or replaced during the removal; it and what is above it were left alone",
+                      at.absolute());
+}
+
+bool same_dir(const struct stat& a, const struct stat& b) {
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// rmdir the cgroup `at`, open as dir_fd under parent_fd: first what the backend needs gone (the v2
+// leaf), then the directory, only while its name still refers to dir_fd's directory.
+Result<void> remove_dir(const CgroupBackend& be, int parent_fd, int dir_fd, const CgroupPath& at) {
+    auto st = CGM_TRY(sys::fstat(dir_fd));
+    auto r = be.before_remove(dir_fd);
+    if (r)
+        r = cgfs::rmdir_child_if(parent_fd, at.name(), st);
+    if (r || r.error().sys_errno == ENOENT)
+        return ok();  // ENOENT: no longer under that name (removed by someone else meanwhile)
+    switch (r.error().sys_errno) {
+    case EBUSY: return make_error(ErrorKind::Failed, "cgroup {} is busy", at.absolute());
+    case ESTALE: return renamed_away(at);
+    default: return std::move(r).error().with_context(at.absolute());
+    }
+}
+
+// A cgroup a recursive Remove is to remove, with everything below it, as planned: each directory
+// is known by its inode, and only that directory is removed under its name.
+struct Doomed {
+    std::string name;
+    CgroupPath at;
+    struct stat st {};
+    std::vector<Doomed> children;
 };
 
-// Remove the cgroup `name` under parent_fd and everything below it, children first. Returns
-// whether it is gone.
-Result<bool> remove_tree(const CgroupBackend& be, int parent_fd, const std::string& name, const CgroupPath& at,
-                         const RemoveHooks& hooks, size_t& budget, size_t depth = 0) {
-    const bool stop = !hooks.left;
+// Plan the removal of the cgroup `at` (open as dir_fd) and everything below it, checking every
+// rule first: the requestor may write each directory it would remove a child cgroup from (the
+// kernel's rule for rmdir; the first refusal is the error), and no cgroup has tasks (the first one
+// found goes to `busy`, reported once the whole tree is known to be the requestor's to remove). At
+// most limits::kMaxWalkCgroups cgroups and limits::kMaxWalkDepth levels.
+Result<Doomed> plan_removal(const CgroupBackend& be, const Identity& r, int dir_fd, const CgroupPath& at,
+                            std::optional<Error>& busy, size_t& budget, size_t depth = 0) {
+    if (budget == 0)
+        return make_error(ErrorKind::LimitsExceeded, "more than {} cgroups below the target", limits::kMaxWalkCgroups);
+    if (depth > limits::kMaxWalkDepth)
+        return make_error(ErrorKind::LimitsExceeded, "the subtree is deeper than {} levels at {}",
+                          limits::kMaxWalkDepth, at.absolute());
+    --budget;
+    Doomed d{std::string(at.name()), at, CGM_TRY(sys::fstat(dir_fd)), {}};
+    if (!busy && !CGM_TRY(be.read_tasks(dir_fd)).empty())
+        busy = make_error(ErrorKind::Failed, "cgroup {} still has tasks", at.absolute());
+    const FileAttrs attrs{d.st.st_uid, d.st.st_gid, d.st.st_mode};
+    for (const auto& name : CGM_TRY(cgfs::child_dirs(dir_fd))) {
+        if (be.is_hidden_child(name))
+            continue;
+        if (!may_access(r, attrs, Access::Write))
+            return may_not_remove(r, at.child(name), at, attrs);
+        auto child = open_child_dir(dir_fd, name);
+        if (!child) {
+            if (child.error().sys_errno == ENOENT)
+                continue;
+            return std::move(child).error().with_context(at.child(name).absolute());
+        }
+        d.children.push_back(CGM_TRY(plan_removal(be, r, child->get(), at.child(name), busy, budget, depth + 1)));
+    }
+    return d;
+}
+
+// Carry out a planned removal, children first. Each directory is reopened by name under its
+// parent's fd and must still be the planned one; `removed` is told of each rmdir that worked.
+Result<void> remove_planned(const CgroupBackend& be, int parent_fd, const Doomed& d,
+                            const std::function<void(const CgroupPath&)>& removed) {
+    auto fd = open_child_dir(parent_fd, d.name);
+    if (!fd) {
+        if (fd.error().sys_errno == ENOENT)
+            return ok();  // removed by someone else meanwhile
+        return std::move(fd).error().with_context(d.at.absolute());
+    }
+    if (!same_dir(CGM_TRY(sys::fstat(fd->get())), d.st))
+        return renamed_away(d.at);
+    for (const auto& child : d.children)
+        CGM_TRY(remove_planned(be, fd->get(), child, removed));
+    CGM_TRY(remove_dir(be, parent_fd, fd->get(), d.at));
+    removed(d.at);
+    return ok();
+}
+
+// What Prune does with each cgroup below its target: `mark` one that stays (busy), `removed` one
+// it removed.
+struct PruneHooks {
+    std::function<void(int dir_fd, const CgroupPath& at)> mark;
+    std::function<void(const CgroupPath& at)> removed;
+};
+
+// Prune the cgroup `at` (open as dir_fd, under parent_fd) and everything below it, children
+// first: what is empty is removed, what is busy is marked to go once empty, but only where the
+// requestor may write the directory it is in (`removable`, the kernel's rule for rmdir); elsewhere
+// it is left as it is. Children are opened through their parent's fd, and a cgroup is removed under
+// its name only while that name still refers to it. Returns whether it is gone.
+Result<bool> prune_tree(const CgroupBackend& be, const Identity& r, int parent_fd, int dir_fd, const CgroupPath& at,
+                        bool removable, const PruneHooks& hooks, size_t& budget, size_t depth = 0) {
     if (budget == 0)
         return make_error(ErrorKind::LimitsExceeded, "more than {} cgroups below the target", limits::kMaxWalkCgroups);
     --budget;
-    if (depth > limits::kMaxWalkDepth) {
-        if (stop)
-            return make_error(ErrorKind::LimitsExceeded, "the subtree is deeper than {} levels at {}",
-                              limits::kMaxWalkDepth, at.absolute());
+    if (depth > limits::kMaxWalkDepth)
         return false;
+    auto attrs = cgfs::attrs(dir_fd);
+    auto children = cgfs::child_dirs(dir_fd);
+    if (attrs && children) {
+        const bool writable = may_access(r, *attrs, Access::Write);
+        for (const auto& name : *children) {
+            if (be.is_hidden_child(name))
+                continue;
+            auto child = open_child_dir(dir_fd, name);
+            if (child)
+                CGM_TRY(prune_tree(be, r, dir_fd, child->get(), at.child(name), writable, hooks, budget, depth + 1));
+        }
     }
-    auto fd = open_child_dir(parent_fd, name);
-    if (!fd) {
-        if (fd.error().sys_errno == ENOENT)
-            return true;
-        if (stop)
-            return std::move(fd).error().with_context(at.absolute());
+    if (!removable)
         return false;
-    }
-    auto children = cgfs::child_dirs(fd->get());
-    if (!children) {
-        if (stop)
-            return std::move(children).error().with_context(at.absolute());
-        hooks.left(fd->get(), at);
-        return false;
-    }
-    for (const auto& child : *children) {
-        if (be.is_hidden_child(child))
-            continue;
-        CGM_TRY(remove_tree(be, fd->get(), child, at.child(child), hooks, budget, depth + 1));
-    }
-    auto r = be.before_remove(fd->get());
-    if (r)
-        r = cgfs::rmdir_child(parent_fd, name);
-    if (r) {
-        if (hooks.removed)
-            hooks.removed(at);
+    if (remove_dir(be, parent_fd, dir_fd, at)) {
+        hooks.removed(at);
         return true;
     }
-    if (stop) {
-        if (r.error().sys_errno == EBUSY)
-            return make_error(ErrorKind::Failed, "cgroup {} is busy", at.absolute());
-        return std::move(r).error().with_context(at.absolute());
-    }
-    hooks.left(fd->get(), at);
+    hooks.mark(dir_fd, at);
     // It may have emptied meanwhile, before it was marked: try once more.
-    bool gone = be.before_remove(fd->get()).ok() && cgfs::rmdir_child(parent_fd, name).ok();
-    if (gone && hooks.removed)
+    if (remove_dir(be, parent_fd, dir_fd, at)) {
         hooks.removed(at);
-    return gone;
-}
-
-// Remove the cgroup `at` (open as dir_fd, under parent_fd), which has no child cgroups.
-Result<void> remove_leaf(const CgroupBackend& be, int parent_fd, int dir_fd, const CgroupPath& at) {
-    auto r = be.before_remove(dir_fd);
-    if (r)
-        r = cgfs::rmdir_child(parent_fd, std::string(at.name()));
-    if (r || r.error().sys_errno == ENOENT)
-        return ok();
-    if (r.error().sys_errno == EBUSY)
-        return make_error(ErrorKind::Failed, "cgroup {} is busy", at.absolute());
-    return std::move(r).error().with_context(at.absolute());
+        return true;
+    }
+    return false;
 }
 
 // Run `plan` for each hierarchy; a hierarchy where the caller is only not allowed (AccessDenied)
@@ -801,6 +867,7 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
         UniqueFd parent;  // invalid when the cgroup does not exist in this hierarchy
         CgroupPath path;
         UniqueFd target;  // the cgroup itself, when it exists
+        Doomed plan;      // what goes below it (recursive): each directory by its inode
     };
     std::optional<Error> denied;
     auto planned = CGM_TRY(plan_each<Planned>(
@@ -809,32 +876,36 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
             auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
             auto parent = cgfs::open_cgroup(h.root.get(), path.parent());
             if (!parent && parent.error().kind == ErrorKind::NotFound)
-                return Planned{&h, UniqueFd(), path, UniqueFd()};
+                return Planned{&h, UniqueFd(), path, UniqueFd(), {}};
             auto pfd = CGM_TRY(std::move(parent));
             auto target = open_child_dir(pfd.get(), std::string(path.name()), path);
             if (!target) {
                 if (target.error().sys_errno == ENOENT || target.error().sys_errno == ENOTDIR)
-                    return Planned{&h, UniqueFd(), path, UniqueFd()};
+                    return Planned{&h, UniqueFd(), path, UniqueFd(), {}};
                 return std::move(target).error().with_context(path.absolute());
             }
-            CGM_TRY(require_access(r, pfd.get(), Access::Write, "cgroup " + path.parent().absolute()));
+            // The kernel's rule for rmdir: write access on the directory a cgroup is in, for the
+            // target and, recursive, for every cgroup below it.
+            auto parent_attrs = CGM_TRY(cgfs::attrs(pfd.get()));
+            if (!may_access(r, parent_attrs, Access::Write))
+                return may_not_remove(r, path, path.parent(), parent_attrs);
             // Refuse now, with nothing removed, what the kernel would refuse halfway.
-            auto check_tasks = [&](int fd, const CgroupPath& at) -> Result<void> {
-                if (!CGM_TRY(h.backend->read_tasks(fd)).empty())
-                    return make_error(ErrorKind::Failed, "cgroup {} still has tasks", at.absolute());
-                return ok();
-            };
+            Doomed plan;
             if (recursive) {
                 size_t budget = limits::kMaxWalkCgroups;
-                CGM_TRY(visit_tree(*h.backend, target->get(), path, budget, false, check_tasks));
+                std::optional<Error> busy;
+                plan = CGM_TRY(plan_removal(*h.backend, r, target->get(), path, busy, budget));
+                if (busy)
+                    return std::move(*busy);
             } else {
-                CGM_TRY(check_tasks(target->get(), path));
+                if (!CGM_TRY(h.backend->read_tasks(target->get())).empty())
+                    return make_error(ErrorKind::Failed, "cgroup {} still has tasks", path.absolute());
                 for (const auto& child : CGM_TRY(cgfs::child_dirs(target->get())))
                     if (!h.backend->is_hidden_child(child))
                         return make_error(ErrorKind::Failed, "cgroup {} has child cgroups; use a recursive remove",
                                           path.absolute());
             }
-            return Planned{&h, std::move(pfd), path, std::move(target).value()};
+            return Planned{&h, std::move(pfd), path, std::move(target).value(), std::move(plan)};
         },
         &denied));
     // Where the cgroup exists in no hierarchy but one refused the caller, it may well exist there:
@@ -852,15 +923,14 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
             if (config_.quota)
                 config_.quota->forget(p.h->display, at.absolute());
         };
-        if (recursive) {
-            size_t budget = limits::kMaxWalkCgroups;
-            CGM_TRY(in_hierarchy(*p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path,
-                                                   RemoveHooks{{}, forget}, budget)));
-        } else {
-            // Checked above to have no children: only the cgroup itself goes.
-            CGM_TRY(in_hierarchy(*p.h, remove_leaf(*p.h->backend, p.parent.get(), p.target.get(), p.path)));
+        auto act = [&]() -> Result<void> {
+            for (const auto& child : p.plan.children)  // none when not recursive (checked above)
+                CGM_TRY(remove_planned(*p.h->backend, p.target.get(), child, forget));
+            CGM_TRY(remove_dir(*p.h->backend, p.parent.get(), p.target.get(), p.path));
             forget(p.path);
-        }
+            return ok();
+        };
+        CGM_TRY(in_hierarchy(*p.h, act()));
         existed = true;
     }
     return existed ? Existed::Yes : Existed::No;
@@ -955,9 +1025,25 @@ Result<void> Operations::remove_on_empty(const Caller& c, std::string_view contr
     };
     auto planned = CGM_TRY(plan_each<Planned>(hs, [&](const Hierarchy& h) -> Result<Planned> {
         auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
-        auto fd = CGM_TRY(cgfs::open_cgroup(h.root.get(), path));
-        CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
-        return Planned{&h, std::move(fd), std::move(path)};
+        if (path.empty()) {  // a hierarchy root is never removed: nothing to watch
+            auto fd = CGM_TRY(cgfs::open_cgroup(h.root.get(), path));
+            CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
+            return Planned{&h, std::move(fd), std::move(path)};
+        }
+        // Write access on the cgroup (as 0.42), and on the directory it is in: what it asks for is
+        // an rmdir, which the kernel's rule allows only to those who may write there.
+        auto parent = CGM_TRY(cgfs::open_cgroup(h.root.get(), path.parent()));
+        auto fd = open_child_dir(parent.get(), std::string(path.name()), path);
+        if (!fd) {
+            if (fd.error().sys_errno == ENOENT)
+                return make_error(ErrorKind::NotFound, "cgroup {} does not exist", path.absolute());
+            return std::move(fd).error().with_context(path.absolute());
+        }
+        CGM_TRY(require_access(r, fd->get(), Access::Write, "cgroup " + path.absolute()));
+        auto parent_attrs = CGM_TRY(cgfs::attrs(parent.get()));
+        if (!may_access(r, parent_attrs, Access::Write))
+            return may_not_remove(r, path, path.parent(), parent_attrs);
+        return Planned{&h, std::move(fd).value(), std::move(path)};
     }));
     for (auto& p : planned) {
         if (p.path.empty())
@@ -984,27 +1070,40 @@ Result<void> Operations::prune(const Caller& c, std::string_view controller, std
     for (const Hierarchy* h : hs) {
         auto run = [&]() -> Result<void> {
             auto path = CGM_TRY(call.requestor_cgroup(*h)).join(arg.path);
-            auto fd = CGM_TRY(cgfs::open_cgroup(h->root.get(), path));
-            CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
             // Bottom-up: remove what is empty now; what is still busy (tasks, or a child that
-            // stays) is marked to go when it empties. Only what survives is watched.
-            RemoveHooks keep_busy{[&](int dir_fd, const CgroupPath& at) {
-                                      if (!at.empty())
-                                          (void)mark_or_watch(*h, dir_fd, at);
-                                  },
-                                  [&](const CgroupPath& at) {
-                                      if (config_.quota)
-                                          config_.quota->forget(h->display, at.absolute());
-                                  }};
+            // stays) is marked to go when it empties. Only what survives is watched. The call
+            // needs write access on the target (as 0.42); each cgroup it removes or marks, write
+            // access on the directory that cgroup is in (the kernel's rule for rmdir).
+            PruneHooks hooks{[&](int dir_fd, const CgroupPath& at) { (void)mark_or_watch(*h, dir_fd, at); },
+                             [&](const CgroupPath& at) {
+                                 if (config_.quota)
+                                     config_.quota->forget(h->display, at.absolute());
+                             }};
             size_t budget = limits::kMaxWalkCgroups;
-            if (!path.empty()) {
-                auto parent = CGM_TRY(cgfs::open_cgroup(h->root.get(), path.parent()));
-                CGM_TRY(remove_tree(*h->backend, parent.get(), std::string(path.name()), path, keep_busy, budget));
+            if (path.empty()) {  // the root itself stays: its children are pruned
+                auto root = CGM_TRY(cgfs::open_cgroup(h->root.get(), path));
+                CGM_TRY(require_access(r, root.get(), Access::Write, "cgroup " + path.absolute()));
+                const bool writable = may_access(r, CGM_TRY(cgfs::attrs(root.get())), Access::Write);
+                for (const auto& name : CGM_TRY(cgfs::child_dirs(root.get()))) {
+                    if (h->backend->is_hidden_child(name))
+                        continue;
+                    auto child = open_child_dir(root.get(), name);
+                    if (child)
+                        CGM_TRY(prune_tree(*h->backend, r, root.get(), child->get(), path.child(name), writable, hooks,
+                                           budget));
+                }
                 return ok();
             }
-            for (const auto& name : CGM_TRY(cgfs::child_dirs(fd.get())))  // the root itself stays
-                if (!h->backend->is_hidden_child(name))
-                    CGM_TRY(remove_tree(*h->backend, fd.get(), name, path.child(name), keep_busy, budget));
+            auto parent = CGM_TRY(cgfs::open_cgroup(h->root.get(), path.parent()));
+            auto fd = open_child_dir(parent.get(), std::string(path.name()), path);
+            if (!fd) {
+                if (fd.error().sys_errno == ENOENT)
+                    return make_error(ErrorKind::NotFound, "cgroup {} does not exist", path.absolute());
+                return std::move(fd).error().with_context(path.absolute());
+            }
+            CGM_TRY(require_access(r, fd->get(), Access::Write, "cgroup " + path.absolute()));
+            const bool removable = may_access(r, CGM_TRY(cgfs::attrs(parent.get())), Access::Write);
+            CGM_TRY(prune_tree(*h->backend, r, parent.get(), fd->get(), path, removable, hooks, budget));
             return ok();
         };
         auto res = run();

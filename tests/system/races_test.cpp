@@ -13,6 +13,8 @@
 //    root's cgroup must not be removed by the undo.
 //  - The v2 hidden leaf: a `.cgm_leaf` in the user's cgroup that is not cgmanager's (root's) is
 //    never moved into, chmodded, chowned or removed.
+//  - Remove, Prune and RemoveOnEmpty follow the kernel's rule for rmdir: write access on the
+//    directory a removed cgroup is in.
 //  - Chown gives the delegated files by fd, and only files.
 #include <fcntl.h>
 #include <grp.h>
@@ -399,6 +401,112 @@ TEST_F(RacesTest, TheDaemonsOwnLeafIsTheOwnersAndIsUsed) {
     ASSERT_TRUE(root_->call("MovePidAbs", "ssi", "unified", "/races", int32_t{victim.pid()}).ok);
     ASSERT_TRUE(root_->call("Remove", "ssi", "unified", "races/own", int32_t{1}).ok);
     EXPECT_FALSE(exists(own));
+}
+
+// ---- hole 7: removing follows the kernel's rule ------------------------------------------------
+
+class ReachTest : public RacesTest {
+protected:
+    void SetUp() override {
+        RacesTest::SetUp();
+        if (IsSkipped())
+            return;
+        setup({}, {"memory", "unified"});
+        for (const char* h : {"memory", "unified"}) {
+            // /races/own/mine: made by uid 1000; roots and roots/deeper in it: root's.
+            ASSERT_TRUE(user_bus_->call("Create", "ss", h, "own/mine").ok);
+            ASSERT_TRUE(root_->call("Create", "ss", h, "races/own/mine/roots/deeper").ok);
+            ASSERT_TRUE(root_->call("Create", "ss", h, "races/own/mine/roots2").ok);
+            // /races/deleg: made by root and delegated to 1000; what is in it, 1000's.
+            ASSERT_TRUE(root_->call("Create", "ss", h, "races/deleg").ok);
+            ASSERT_TRUE(root_->call("Chown", "ssii", h, "races/deleg", 1000, 1000).ok);
+            ASSERT_TRUE(user_bus_->call("Create", "ss", h, "deleg/a").ok);
+            ASSERT_TRUE(user_bus_->call("Create", "ss", h, "deleg/b/c").ok);
+        }
+    }
+    static TreeSnapshot tree() { return snapshot_tree({fs("memory", "races"), fs("unified", "races")}); }
+    std::string watches() { return read_text(daemon().rundir() + "/watches"); }
+    void expect_refused(const BusReply& r, const std::string& needle) {
+        EXPECT_FALSE(r.ok) << "succeeded";
+        EXPECT_EQ(r.error_name, "org.freedesktop.DBus.Error.AccessDenied") << r.message;
+        EXPECT_NE(r.message.find(needle), std::string::npos) << "'" << r.message << "' lacks '" << needle << "'";
+    }
+};
+
+TEST_F(ReachTest, RecursiveRemoveNeedsWriteAccessWhereEachCgroupIs) {
+    const auto before = tree();
+    for (const char* h : {"memory", "unified"}) {
+        SCOPED_TRACE(h);
+        expect_refused(user_bus_->call("Remove", "ssi", h, "own/mine", int32_t{1}),
+                       "uid 1000 may not remove cgroup /races/own/mine/roots/deeper: it may not write cgroup "
+                       "/races/own/mine/roots (owned by 0:0, mode 0755)");
+        expect_refused(user_bus_->call("Remove", "ssi", h, "own/mine/roots", int32_t{1}),
+                       "may not remove cgroup /races/own/mine/roots/deeper");
+        expect_refused(user_bus_->call("Remove", "ssi", h, "own/mine/roots/deeper", int32_t{0}),
+                       "may not remove cgroup /races/own/mine/roots/deeper");
+        // The same through a proxy (Scm), the user as the requestor.
+        RawBus::Cred req{user_->pid(), 1000, 1000};
+        auto scm = root_->scm("RemoveScm", {std::string(h), std::string("own/mine"), int32_t{1}}, req);
+        EXPECT_FALSE(scm.ok);
+        EXPECT_NE(scm.message.find("may not remove cgroup /races/own/mine/roots/deeper"), std::string::npos)
+            << scm.describe();
+    }
+    EXPECT_EQ(diff(before, tree()), "");
+    // What the kernel would let the user remove, it still may: root's empty cgroup in its own
+    // directory, and its own subtree once root's part is gone.
+    for (const char* h : {"memory", "unified"}) {
+        SCOPED_TRACE(h);
+        EXPECT_TRUE(user_bus_->call("Remove", "ssi", h, "own/mine/roots2", int32_t{0}).ok);
+        EXPECT_FALSE(exists(fs(h, "races/own/mine/roots2")));
+        EXPECT_TRUE(root_->call("Remove", "ssi", h, "races/own/mine/roots/deeper", int32_t{0}).ok);
+        auto r = user_bus_->call("Remove", "ssi", h, "own/mine", int32_t{1});
+        EXPECT_TRUE(r.ok) << r.describe();
+        EXPECT_FALSE(exists(fs(h, "races/own/mine")));
+        EXPECT_TRUE(root_->call("Remove", "ssi", h, "races/deleg", int32_t{1}).ok);  // root: anything
+        EXPECT_FALSE(exists(fs(h, "races/deleg")));
+    }
+}
+
+TEST_F(ReachTest, PruneRemovesOnlyWhatTheRequestorCouldRemove) {
+    for (const char* h : {"memory", "unified"}) {
+        SCOPED_TRACE(h);
+        // The delegated cgroup's parent is root's: it stays, and is not marked; its empty
+        // children, in a directory the user may write, go.
+        auto r = user_bus_->call("Prune", "ss", h, "deleg");
+        EXPECT_TRUE(r.ok) << r.describe();
+        EXPECT_TRUE(exists(fs(h, "races/deleg")));
+        EXPECT_FALSE(exists(fs(h, "races/deleg/a")));
+        EXPECT_FALSE(exists(fs(h, "races/deleg/b")));
+        EXPECT_EQ(watches().find("/races/deleg"), std::string::npos) << watches();
+        if (std::string(h) == "memory") {
+            EXPECT_EQ(read_text(fs(h, "races/deleg/notify_on_release")), "0\n");
+        }
+        // Root's cgroups in the user's directory: the empty one, which the user may rmdir, goes;
+        // root's child in root's directory stays, and so does its parent.
+        r = user_bus_->call("Prune", "ss", h, "own/mine");
+        EXPECT_TRUE(r.ok) << r.describe();
+        EXPECT_FALSE(exists(fs(h, "races/own/mine/roots2")));
+        EXPECT_TRUE(exists(fs(h, "races/own/mine/roots/deeper")));
+        EXPECT_EQ(watches().find("/races/own/mine/roots/deeper"), std::string::npos) << watches();
+    }
+}
+
+TEST_F(ReachTest, RemoveOnEmptyNeedsWriteAccessWhereTheCgroupIs) {
+    for (const char* h : {"memory", "unified"}) {
+        SCOPED_TRACE(h);
+        expect_refused(user_bus_->call("RemoveOnEmpty", "ss", h, "deleg"),
+                       "uid 1000 may not remove cgroup /races/deleg: it may not write cgroup /races");
+        EXPECT_EQ(watches().find("/races/deleg\n"), std::string::npos) << watches();
+        // Its own child, empty: accepted, and the daemon removes it (at once: a new watch is tried
+        // straight away).
+        auto own = user_bus_->call("RemoveOnEmpty", "ss", h, "deleg/a");
+        EXPECT_TRUE(own.ok) << own.describe();
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (exists(fs(h, "races/deleg/a")) && std::chrono::steady_clock::now() < deadline)
+            ::usleep(5000);
+        EXPECT_FALSE(exists(fs(h, "races/deleg/a"))) << daemon().log();
+        EXPECT_TRUE(exists(fs(h, "races/deleg")));
+    }
 }
 
 // Chown gives a delegated file by fd and only if it is a file: a child cgroup named like a
