@@ -13,8 +13,8 @@
 //    root's cgroup must not be removed by the undo.
 //  - The v2 hidden leaf: a `.cgm_leaf` in the user's cgroup that is not cgmanager's (root's) is
 //    never moved into, chmodded, chowned or removed.
-//  - Remove, Prune and RemoveOnEmpty follow the kernel's rule for rmdir: write access on the
-//    directory a removed cgroup is in.
+//  - Remove, Prune, RemoveOnEmpty and the release agent follow the kernel's rule for rmdir: write
+//    access on the directory a removed cgroup is in.
 //  - Chown gives the delegated files by fd, and only files.
 #include <fcntl.h>
 #include <grp.h>
@@ -507,6 +507,43 @@ TEST_F(ReachTest, RemoveOnEmptyNeedsWriteAccessWhereTheCgroupIs) {
         EXPECT_FALSE(exists(fs(h, "races/deleg/a"))) << daemon().log();
         EXPECT_TRUE(exists(fs(h, "races/deleg")));
     }
+}
+
+// The v1 release agent, run as the kernel runs it: it removes one cgroup, never a subtree, and only
+// with the authority of whoever could have set notify_on_release on it directly.
+TEST_F(ReachTest, TheReleaseAgentRemovesOnlyWhatTheFlagsOwnerCould) {
+    ::mkdir("/run/cgmtest/agents", 0755);
+    const std::string link = "/run/cgmtest/agents/cgm-release-agent.memory";
+    ::unlink(link.c_str());
+    ASSERT_EQ(::symlink(CGM_AGENT_BINARY, link.c_str()), 0);
+    const std::vector<std::pair<std::string, std::string>> env = {{"CGMANAGER_SOCKET", daemon().socket()}};
+    // A subtree put under a released name (v1 renames) is not removed: the kernel releases only
+    // cgroups without children.
+    const auto before = tree();
+    auto sub = run({link, "/races/own/mine/roots"}, As{}, 20000, env);
+    EXPECT_EQ(sub.status, 1);
+    EXPECT_NE(sub.err.find("child cgroups"), std::string::npos) << sub.err;
+    EXPECT_EQ(diff(before, tree()), "");
+    // uid 1000 made /races/own/mine (its notify_on_release is 1000's) when it could write /races/own;
+    // now it cannot: setting the flag directly gets it nothing.
+    ASSERT_EQ(::chown(fs("memory", "races/own").c_str(), 0, 0), 0);
+    ASSERT_TRUE(root_->call("Remove", "ssi", "memory", "races/own/mine/roots", int32_t{1}).ok);
+    ASSERT_TRUE(root_->call("Remove", "ssi", "memory", "races/own/mine/roots2", int32_t{0}).ok);
+    EXPECT_EQ(stat_of(fs("memory", "races/own/mine/notify_on_release")).st_uid, 1000u);
+    auto refused = run({link, "/races/own/mine"}, As{}, 20000, env);
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_NE(refused.err.find("as uid 1000"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("may not remove cgroup /races/own/mine"), std::string::npos) << refused.err;
+    EXPECT_TRUE(exists(fs("memory", "races/own/mine")));
+    // Where the owner may write the parent, the agent removes it (as the owner).
+    auto allowed = run({link, "/races/deleg/b/c"}, As{}, 20000, env);
+    EXPECT_EQ(allowed.status, 0) << allowed.err;
+    EXPECT_FALSE(exists(fs("memory", "races/deleg/b/c")));
+    // Root's flag: as root.
+    ASSERT_TRUE(root_->call("Create", "ss", "memory", "races/rootflag").ok);
+    auto as_root = run({link, "/races/rootflag"}, As{}, 20000, env);
+    EXPECT_EQ(as_root.status, 0) << as_root.err;
+    EXPECT_FALSE(exists(fs("memory", "races/rootflag")));
 }
 
 // Chown gives a delegated file by fd and only if it is a file: a child cgroup named like a
