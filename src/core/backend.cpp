@@ -128,7 +128,12 @@ public:
         return chown_files(leaf->get(), uid, gid);
     }
 
-    Result<PidTarget> pid_target(int) const override { return PidTarget{"cgroup.procs", "cgroup.procs"}; }
+    Result<PidTarget> pid_target(int dir_fd) const override {
+        // A leaf that is not ours refuses the move here, while MovePid is still checking, before it
+        // moves the process in any hierarchy.
+        CGM_TRY(open_leaf(dir_fd));
+        return PidTarget{"cgroup.procs", "cgroup.procs"};
+    }
 
     Result<UniqueFd> open_pid_dir(int dir_fd) const override {
         auto leaf = CGM_TRY(open_leaf(dir_fd));

@@ -45,7 +45,8 @@ public:
     /// is not ours is an error naming it, and nothing has changed.
     virtual Result<void> chown_extra(int dir_fd, uid_t uid, gid_t gid) const = 0;
 
-    /// Where a pid goes when moved into the cgroup open at dir_fd.
+    /// Where a pid goes when moved into the cgroup open at dir_fd (v2: refused when the cgroup has a
+    /// leaf that is not ours, so that MovePid refuses before it moves anything).
     virtual Result<PidTarget> pid_target(int dir_fd) const = 0;
     /// The directory MovePid writes PidTarget::procs_file in: v1 the cgroup itself, v2 its hidden
     /// leaf, made (owned like the cgroup) when missing and always checked to be ours.

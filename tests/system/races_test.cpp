@@ -329,7 +329,7 @@ TEST_F(RacesTest, TheRmdirWindowGivesTheRenamerNothing) {
 // daemon's can still be there (made by root with mkdir, or left by a chown done outside the
 // daemon): it is recognized by its owner and never used.
 TEST_F(RacesTest, AHiddenLeafThatIsNotTheDaemonsIsNeverUsed) {
-    setup({}, {"unified"});
+    setup({}, {"memory", "unified"});
     const std::string own = fs("unified", "races/own");
     // The kernel's side of it: no rename on cgroup2, for the user or for root.
     ASSERT_EQ(::mkdir((own + "/x").c_str(), 0755), 0);
@@ -338,13 +338,21 @@ TEST_F(RacesTest, AHiddenLeafThatIsNotTheDaemonsIsNeverUsed) {
     ASSERT_EQ(::rmdir((own + "/x").c_str()), 0);
     // Root's cgroup named like the leaf, in the user's cgroup.
     ASSERT_EQ(::mkdir((own + "/.cgm_leaf").c_str(), 0755), 0);
-    auto& victim = keep(Child::spawn(As{1000, 1000, "", false, false, {fs("unified", "races")}}));
+    auto& victim =
+        keep(Child::spawn(As{1000, 1000, "", false, false, {fs("memory", "races"), fs("unified", "races")}}));
     auto before = snapshot_tree({fs("unified", "races")});
     const std::string procs_before = read_text(own + "/.cgm_leaf/cgroup.procs");
 
     auto move = user_bus_->call("MovePid", "ssi", "unified", "own", int32_t{victim.pid()});
     EXPECT_FALSE(move.ok) << "moved into root's cgroup";
     EXPECT_NE(move.message.find(".cgm_leaf is not cgmanager's"), std::string::npos) << move.describe();
+    EXPECT_EQ(proc_cgroup(victim.pid(), ""), "/races");
+    // Over a list, refused before the process is moved anywhere.
+    auto both = user_bus_->call("MovePid", "ssi", "memory,unified", "own", int32_t{victim.pid()});
+    EXPECT_FALSE(both.ok);
+    EXPECT_NE(both.message.find(".cgm_leaf is not cgmanager's"), std::string::npos) << both.describe();
+    EXPECT_EQ(both.message.find("moved in"), std::string::npos) << both.describe();
+    EXPECT_EQ(proc_cgroup(victim.pid(), "memory"), "/races");
     EXPECT_EQ(proc_cgroup(victim.pid(), ""), "/races");
     EXPECT_EQ(read_text(own + "/.cgm_leaf/cgroup.procs"), procs_before);
     // Chmod of the cgroup (and of a file) is done, but not mirrored into root's cgroup.
