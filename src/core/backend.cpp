@@ -61,6 +61,8 @@ public:
 
     std::vector<std::string> delegated_files() const override { return {"tasks", "cgroup.procs"}; }
 
+    std::string_view undelegated_file() const override { return "notify_on_release"; }
+
     Result<void> chown_extra(int, uid_t, gid_t) const override { return ok(); }
 
     Result<PidTarget> pid_target(int) const override { return PidTarget{"tasks", "tasks"}; }
@@ -119,6 +121,8 @@ public:
         std::lock_guard lock(g_delegate_mutex);
         return g_delegate;
     }
+
+    std::string_view undelegated_file() const override { return "cgroup.type"; }
 
     Result<void> chown_extra(int dir_fd, uid_t uid, gid_t gid) const override {
         auto leaf = CGM_TRY(open_leaf(dir_fd));

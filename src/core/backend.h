@@ -40,6 +40,10 @@ public:
 
     /// The files Chown gives to the new owner besides the directory itself.
     virtual std::vector<std::string> delegated_files() const = 0;
+    /// A file every cgroup has and Chown never gives away (v1 notify_on_release, v2 cgroup.type):
+    /// owned by the requestor only in a cgroup made with the requestor's ids, not in one root made
+    /// and gave it. Create checks it to tell its new directory from one a rename put there.
+    virtual std::string_view undelegated_file() const = 0;
     /// Before Chown changes a cgroup and its delegated files: anything else that belongs to it
     /// (the v2 leaf, recognized by having the cgroup's owner, so it must come first). A leaf that
     /// is not ours is an error naming it, and nothing has changed.

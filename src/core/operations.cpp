@@ -135,24 +135,6 @@ Result<void> visit_tree(const CgroupBackend& be, int dir_fd, const CgroupPath& a
     return ok();
 }
 
-// A cgroup directory made with the creator's ids has every file the kernel made in it owned the
-// same way (one look at cgroup.procs tells); where a kernel did not do that, each regular file is
-// given to the creator, by fd.
-Result<void> give_files(int dir_fd, uid_t uid, gid_t gid) {
-    auto probe = cgfs::attrs_at(dir_fd, "cgroup.procs");
-    if (probe && probe->uid == uid && probe->gid == gid)
-        return ok();
-    for (const auto& name : CGM_TRY(cgfs::files(dir_fd))) {
-        auto f = CGM_TRY(cgfs::open_file(dir_fd, name));
-        if (!f)
-            continue;
-        auto a = CGM_TRY(cgfs::attrs(f->get()));
-        if (a.uid != uid || a.gid != gid)
-            CGM_TRY(cgfs::chown_fd(f->get(), uid, gid));
-    }
-    return ok();
-}
-
 // A Create whose new directory is no longer under its name when it is opened again.
 Error renamed_while_created(const CgroupPath& at, std::string_view what) {
     return make_error(ErrorKind::Failed,
@@ -567,22 +549,30 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
                 cur = std::move(fd);
                 continue;
             }
-            // What the name refers to now must be the directory just made: owned by the requestor
-            // (uid and gid). Anything else was put there by a rename in between, and is left
-            // untouched. (One owned by the requestor already was theirs: nothing is given away.)
+            // What the name refers to now must be the directory just made: it and its files are
+            // the requestor's (uid and gid), including a file Chown never gives away, which in a
+            // cgroup root made and delegated is still root's. Anything else was put there by a
+            // rename in between and is left untouched. (A cgroup the requestor made itself, swapped
+            // in, is the requestor's throughout: what follows could be done by the requestor.)
             auto st = CGM_TRY(sys::fstat(fd.get()));
             if (st.st_uid != r.cred.uid || st.st_gid != r.cred.gid)
                 return renamed_while_created(at, fmt::format("what has its name is owned by {}:{}, not by the "
                                                              "requestor {}:{}",
                                                              st.st_uid, st.st_gid, r.cred.uid, r.cred.gid));
+            // (Host root as root:root: every root-owned cgroup passes; nothing to tell apart.)
+            const bool as_root = r.cred.uid == 0 && r.cred.gid == 0;
+            const std::string_view probe = h.backend->undelegated_file();
+            auto pa = as_root ? Result<FileAttrs>(FileAttrs{}) : cgfs::attrs_at(fd.get(), probe);
+            if (!as_root && (!pa || pa->uid != r.cred.uid || pa->gid != r.cred.gid))
+                return renamed_while_created(
+                    at,
+                    pa ? fmt::format("its {} is owned by {}:{}: it was not made by this call", probe, pa->uid, pa->gid)
+                       : fmt::format("it has no {}: it was not made by this call", probe));
             made.back().st = st;
             existed = false;
             auto init = h.backend->init_new_cgroup(h, cur.get(), fd.get());
             if (!init)
                 return std::move(init).error().with_context("setting up " + at.absolute());
-            auto given = give_files(fd.get(), r.cred.uid, r.cred.gid);
-            if (!given)
-                return std::move(given).error().with_context("setting up " + at.absolute());
             cur = std::move(fd);
         }
         return existed;

@@ -197,29 +197,25 @@ protected:
     Child* user_ = nullptr;
 };
 
-// What one round of the Create race left, judged on cgroupfs: `violated` when root's cgroup was
-// given away or removed, or a Create said it made a cgroup that is not the requestor's; `unclear`
-// when a Create failed without saying what happened.
+// What one round of the Create race left, judged on cgroupfs: `violated` when the cgroup the
+// attacker swapped in (root's, or one given to the requestor) was changed in any way (owners, modes,
+// contents) or removed, or a Create said it made a cgroup that is not the requestor's throughout;
+// `unclear` when a Create failed without saying what happened.
 struct Round {
     bool violated = false;
     std::string what;
     std::string unclear;
 };
 
-// Root's cgroup (known by its inode) must be whole and root's; the daemon's own directory, if the
-// call said it made one, the requestor's throughout; a failure must say what happened. Then the
-// round's leftovers are cleared, root's cgroup put back under its name.
-Round judge_and_reset(const std::string& own, const std::string& victim, ino_t root_ino, const BusReply& reply,
-                      int swapped, bool expect_created) {
+// Judge one round, then clear its leftovers and put the victim back under its name.
+Round judge_and_reset(const std::string& own, const std::string& victim, ino_t victim_ino,
+                      const TreeSnapshot& victim_before, const BusReply& reply, int swapped, bool expect_created) {
     Round out;
     const std::string at_new = own + "/new", at_kid = own + "/" + victim, at_tmp = own + "/tmp";
-    std::string roots = inode_of(at_kid) == root_ino ? at_kid : inode_of(at_new) == root_ino ? at_new : "";
-    if (roots.empty()) {
+    std::string where = inode_of(at_kid) == victim_ino ? at_kid : inode_of(at_new) == victim_ino ? at_new : "";
+    if (where.empty()) {
         out.violated = true;
-        out.what += "root's cgroup was removed\n";
-    } else if (auto bad = not_owned_by(roots, 0, 0); !bad.empty()) {
-        out.violated = true;
-        out.what += "root's cgroup was given away:\n" + bad;
+        out.what += "the swapped-in cgroup was removed\n";
     }
     std::string mine = swapped ? at_tmp : at_new;
     if (reply.ok) {
@@ -234,16 +230,21 @@ Round judge_and_reset(const std::string& own, const std::string& victim, ino_t r
                (expect_created || reply.message.find("mkdir 'new'") == std::string::npos)) {
         out.unclear = reply.describe();
     }
-    // Back to the start: root's cgroup under its own name, nothing else.
-    if (roots == at_new && ::rename(at_new.c_str(), at_kid.c_str()) < 0)
-        out.what += "cannot put root's cgroup back: " + std::string(std::strerror(errno)) + "\n";
+    // Back to the start: the victim under its own name, nothing else.
+    if (where == at_new && ::rename(at_new.c_str(), at_kid.c_str()) < 0)
+        out.what += "cannot put the victim back: " + std::string(std::strerror(errno)) + "\n";
     for (const auto& p : {at_new, at_tmp})
-        if (exists(p) && inode_of(p) != root_ino)
+        if (exists(p) && inode_of(p) != victim_ino)
             ::rmdir(p.c_str());
-    if (exists(at_new) || exists(at_tmp) || (!roots.empty() && inode_of(at_kid) != root_ino)) {
+    if (exists(at_new) || exists(at_tmp) || (!where.empty() && inode_of(at_kid) != victim_ino)) {
         out.violated = true;
         out.what += "leftovers after the round\n";
     }
+    if (!where.empty())
+        if (auto d = diff(victim_before, snapshot_tree({at_kid})); !d.empty()) {
+            out.violated = true;
+            out.what += "the swapped-in cgroup was changed:\n" + d;
+        }
     return out;
 }
 
@@ -251,7 +252,8 @@ Round judge_and_reset(const std::string& own, const std::string& victim, ino_t r
 // violation; the figures are printed for the record.
 void race_creates(RawBus& bus, const char* controller, const std::string& own, const char* victim, bool expect_created,
                   const std::string& also_absent = "") {
-    const ino_t root_ino = inode_of(own + "/" + victim);
+    const ino_t victim_ino = inode_of(own + "/" + victim);
+    const TreeSnapshot victim_before = snapshot_tree({own + "/" + victim});
     Renamer attacker(own, 1000, "new", victim, "tmp");
     ASSERT_TRUE(attacker.ok());
     int tries = 0, swaps = 0, refused = 0;
@@ -266,7 +268,7 @@ void race_creates(RawBus& bus, const char* controller, const std::string& own, c
         const int swapped = attacker.swapped();
         swaps += swapped != 0;
         refused += !reply.ok;
-        r = judge_and_reset(own, victim, root_ino, reply, swapped, expect_created);
+        r = judge_and_reset(own, victim, victim_ino, victim_before, reply, swapped, expect_created);
         if (!r.unclear.empty())
             unclear.push_back(r.unclear);
         if (!r.violated && !also_absent.empty() && exists(also_absent)) {
@@ -287,6 +289,19 @@ void race_creates(RawBus& bus, const char* controller, const std::string& own, c
 TEST_F(RacesTest, CreateRacingARenameNeverGivesRootsCgroupAway) {
     setup({}, {"memory"});
     race_creates(*user_bus_, "memory", fs("memory", "races/own"), "rootkid", true);
+}
+
+// The same with a cgroup root made and gave to the requestor (its limits stay root's) as the one
+// swapped in, on cpuset, where Create writes into the new cgroup (an empty cpuset.cpus and
+// cpuset.mems get the parent's): the daemon must not take it for the one it made, and write nothing
+// into it.
+TEST_F(RacesTest, CreateRacingARenameNeverWritesIntoACgroupGivenToTheRequestor) {
+    setup({}, {"cpuset"});
+    const std::string own = fs("cpuset", "races/own");
+    ASSERT_EQ(::mkdir((own + "/given").c_str(), 0755), 0);  // as root, with nothing in cpuset.cpus
+    ASSERT_TRUE(root_->call("Chown", "ssii", "cpuset", "races/own/given", 1000, 1000).ok);
+    ASSERT_EQ(read_text(own + "/given/cpuset.cpus"), "\n");
+    race_creates(*user_bus_, "cpuset", own, "given", true);
 }
 
 // The undo of a Create that fails in a later hierarchy (here cgroup2, where the user's cgroup may
