@@ -3,11 +3,16 @@
 // The cgroup v1 ("legacy") and unified (v2) drivers.
 #include "core/backend.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <mutex>
+#include <optional>
 
 #include "core/cgroupfs.h"
 #include "core/limits.h"
+#include "core/safe_walk.h"
 
 namespace cgm {
 
@@ -56,11 +61,13 @@ public:
 
     std::vector<std::string> delegated_files() const override { return {"tasks", "cgroup.procs"}; }
 
+    std::string_view undelegated_file() const override { return "notify_on_release"; }
+
     Result<void> chown_extra(int, uid_t, gid_t) const override { return ok(); }
 
-    Result<PidTarget> pid_target(int) const override { return PidTarget{"tasks", "tasks", false}; }
+    Result<PidTarget> pid_target(int) const override { return PidTarget{"tasks", "tasks"}; }
 
-    Result<void> prepare_pid_target(int) const override { return ok(); }
+    Result<UniqueFd> open_pid_dir(int dir_fd) const override { return sys::dup(dir_fd); }
 
     Result<std::vector<pid_t>> read_tasks(int dir_fd) const override {
         auto pids = CGM_TRY(read_pid_file(dir_fd, "tasks"));
@@ -115,43 +122,43 @@ public:
         return g_delegate;
     }
 
+    std::string_view undelegated_file() const override { return "cgroup.type"; }
+
     Result<void> chown_extra(int dir_fd, uid_t uid, gid_t gid) const override {
-        if (!CGM_TRY(cgfs::child_exists(dir_fd, kLeafName)))
+        auto leaf = CGM_TRY(open_leaf(dir_fd));
+        if (!leaf)
             return ok();
-        auto leaf = CGM_TRY(cgfs::open_entry(dir_fd, kLeafName));
-        CGM_TRY(cgfs::chown_fd(leaf.get(), uid, gid));
-        return chown_files(leaf.get(), uid, gid);
+        CGM_TRY(cgfs::chown_fd(leaf->get(), uid, gid));
+        return chown_files(leaf->get(), uid, gid);
     }
 
     Result<PidTarget> pid_target(int dir_fd) const override {
-        std::string procs = std::string(kLeafName) + "/cgroup.procs";
-        bool has_leaf = CGM_TRY(cgfs::child_exists(dir_fd, kLeafName));
-        return PidTarget{procs, "cgroup.procs", !has_leaf};
+        // A leaf that is not ours refuses the move here, while MovePid is still checking, before it
+        // moves the process in any hierarchy.
+        CGM_TRY(open_leaf(dir_fd));
+        return PidTarget{"cgroup.procs", "cgroup.procs"};
     }
 
-    Result<void> prepare_pid_target(int dir_fd) const override {
-        CGM_TRY(cgfs::mkdir_child(dir_fd, kLeafName, 0755));
-        // The leaf belongs to whoever owns the cgroup: copy owner and mode of the directory and of
-        // every file the two have in common.
-        auto leaf = CGM_TRY(cgfs::open_entry(dir_fd, kLeafName));
-        auto dir_attrs = CGM_TRY(cgfs::attrs(dir_fd));
-        CGM_TRY(cgfs::chown_fd(leaf.get(), dir_attrs.uid, dir_attrs.gid));
-        CGM_TRY(cgfs::chmod_fd(leaf.get(), dir_attrs.mode & 07777));
-        for (const auto& name : CGM_TRY(cgfs::files(leaf.get()))) {
-            auto a = cgfs::attrs_at(dir_fd, name);
-            if (!a)
-                continue;  // a file only the leaf has
-            auto f = CGM_TRY(cgfs::open_entry(leaf.get(), name));
-            CGM_TRY(cgfs::chown_fd(f.get(), a->uid, a->gid));
-            CGM_TRY(cgfs::chmod_fd(f.get(), a->mode & 07777));
-        }
-        return ok();
+    Result<UniqueFd> open_pid_dir(int dir_fd) const override {
+        auto leaf = CGM_TRY(open_leaf(dir_fd));
+        if (leaf)
+            return std::move(*leaf);
+        // Made with the ids of the cgroup's owner, so that it is theirs from the start, then
+        // opened through the cgroup's fd and checked like any leaf found there.
+        auto dir = CGM_TRY(cgfs::attrs(dir_fd));
+        bool made = CGM_TRY(cgfs::mkdir_child_as(dir_fd, kLeafName, 0755, dir.uid, dir.gid));
+        leaf = CGM_TRY(open_leaf(dir_fd));
+        if (!leaf)
+            return make_error(ErrorKind::Failed, "the hidden leaf {} vanished as it was made", kLeafName);
+        if (made)
+            CGM_TRY(copy_modes(dir_fd, dir, leaf->get()));
+        return std::move(*leaf);
     }
 
     Result<std::vector<pid_t>> read_tasks(int dir_fd) const override {
         auto pids = CGM_TRY(read_pid_file(dir_fd, "cgroup.procs"));
-        if (CGM_TRY(cgfs::child_exists(dir_fd, kLeafName))) {
-            auto more = CGM_TRY(read_pid_file(dir_fd, std::string(kLeafName) + "/cgroup.procs"));
+        if (auto leaf = CGM_TRY(open_leaf(dir_fd))) {
+            auto more = CGM_TRY(read_pid_file(leaf->get(), "cgroup.procs"));
             pids.insert(pids.end(), more.begin(), more.end());
         }
         sort_unique(pids);
@@ -161,9 +168,10 @@ public:
     bool is_hidden_child(std::string_view name) const override { return name == kLeafName; }
 
     Result<void> before_remove(int dir_fd) const override {
-        if (!CGM_TRY(cgfs::child_exists(dir_fd, kLeafName)))
+        auto leaf = CGM_TRY(open_leaf(dir_fd));
+        if (!leaf)
             return ok();
-        return cgfs::rmdir_child(dir_fd, kLeafName);
+        return cgfs::rmdir_child_if(dir_fd, kLeafName, CGM_TRY(sys::fstat(leaf->get())));
     }
 
     void after_set_value(int dir_fd, std::string_view key, std::string_view value) const override {
@@ -171,22 +179,26 @@ public:
         // unable to hold processes); only controller files are mirrored.
         if (key.substr(0, 7) == "cgroup.")
             return;
-        auto has_leaf = cgfs::child_exists(dir_fd, kLeafName);
-        if (!has_leaf || !*has_leaf)
+        auto leaf = open_leaf(dir_fd);
+        if (!leaf || !*leaf)
+            return;  // no leaf, or not ours: nothing to mirror into
+        const int leaf_fd = (*leaf)->get();
+        auto file = cgfs::open_file(leaf_fd, key);
+        if (!file || !*file)
             return;
-        auto leaf = cgfs::open_entry(dir_fd, kLeafName);
-        if (!leaf || !cgfs::attrs_at(leaf->get(), key))
-            return;
-        (void)cgfs::write_file(leaf->get(), key, value);
+        (void)cgfs::write_file(leaf_fd, key, value);
     }
 
     Result<void> after_chmod(int dir_fd, std::string_view file, mode_t mode) const override {
-        if (!CGM_TRY(cgfs::child_exists(dir_fd, kLeafName)))
+        auto leaf = open_leaf(dir_fd);
+        if (!leaf)
+            return is_foreign(leaf.error()) ? ok() : Result<void>(std::move(leaf).error());  // not ours: left alone
+        if (!*leaf)
             return ok();
-        auto leaf = CGM_TRY(cgfs::open_entry(dir_fd, kLeafName));
+        const int leaf_fd = (*leaf)->get();
         if (file.empty())
-            return cgfs::chmod_fd(leaf.get(), mode);
-        auto f = cgfs::open_entry(leaf.get(), file);
+            return cgfs::chmod_fd(leaf_fd, mode);
+        auto f = CGM_TRY(cgfs::open_file(leaf_fd, file));
         if (!f)
             return ok();  // a file the leaf does not have
         return cgfs::chmod_fd(f->get(), mode);
@@ -196,10 +208,51 @@ public:
 
 private:
     Result<void> chown_files(int dir_fd, uid_t uid, gid_t gid) const {
-        for (const auto& name : delegated_files()) {
-            auto r = cgfs::chown_at(dir_fd, name, uid, gid);
-            if (!r && r.error().sys_errno != ENOENT)
-                return r;
+        for (const auto& name : delegated_files())
+            CGM_TRY(cgfs::chown_file(dir_fd, name, uid, gid));
+        return ok();
+    }
+
+    // The hidden leaf of the cgroup open at dir_fd, opened through that fd, if there is one. It is
+    // ours only if it is a directory owned exactly like the cgroup (uid and gid): the daemon makes
+    // it so, and Chown keeps it so. Anything else of that name (a directory someone else made
+    // there or put there) is refused by name, EPERM, and never written, chowned or moved into.
+    static Result<std::optional<UniqueFd>> open_leaf(int dir_fd) {
+        auto fd = open_beneath(dir_fd, std::string(kLeafName), O_PATH | O_NOFOLLOW);
+        if (!fd) {
+            if (fd.error().sys_errno == ENOENT)
+                return std::optional<UniqueFd>();
+            return std::move(fd).error().with_context(std::string(kLeafName));
+        }
+        auto leaf = CGM_TRY(sys::fstat(fd->get()));
+        auto dir = CGM_TRY(sys::fstat(dir_fd));
+        if (!S_ISDIR(leaf.st_mode) || leaf.st_uid != dir.st_uid || leaf.st_gid != dir.st_gid)
+            return Error(ErrorKind::Failed,
+                         fmt::format("the hidden leaf {} is not cgmanager's: it is owned by {}:{}, its cgroup by {}:{} "
+                                     "(it was replaced, or the cgroup was chowned without cgmanager); it is left alone",
+                                     kLeafName, leaf.st_uid, leaf.st_gid, dir.st_uid, dir.st_gid),
+                         EPERM);
+        return std::optional<UniqueFd>(std::move(fd).value());
+    }
+
+    static bool is_foreign(const Error& e) { return e.kind == ErrorKind::Failed && e.sys_errno == EPERM; }
+
+    // A leaf just made: it takes the cgroup's mode, and each of its files the owner and mode of the
+    // cgroup's file of the same name (the kernel gave them all the cgroup's owner).
+    static Result<void> copy_modes(int dir_fd, const FileAttrs& dir, int leaf_fd) {
+        CGM_TRY(cgfs::chmod_fd(leaf_fd, dir.mode & 07777));
+        for (const auto& name : CGM_TRY(cgfs::files(leaf_fd))) {
+            auto theirs = cgfs::attrs_at(dir_fd, name);
+            if (!theirs)
+                continue;  // a file only the leaf has
+            auto f = CGM_TRY(cgfs::open_file(leaf_fd, name));
+            if (!f)
+                continue;
+            auto mine = CGM_TRY(cgfs::attrs(f->get()));
+            if (mine.uid != theirs->uid || mine.gid != theirs->gid)
+                CGM_TRY(cgfs::chown_fd(f->get(), theirs->uid, theirs->gid));
+            if ((mine.mode & 07777) != (theirs->mode & 07777))
+                CGM_TRY(cgfs::chmod_fd(f->get(), theirs->mode & 07777));
         }
         return ok();
     }

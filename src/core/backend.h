@@ -16,15 +16,15 @@
 #include "core/cgroup_path.h"
 #include "core/hierarchy.h"
 #include "core/proc_parse.h"
+#include "core/sys.h"
 
 namespace cgm {
 
 /// Where MovePid writes a pid, and the file whose write permission authorizes it.
 struct PidTarget {
-    std::string procs_file;   ///< relative to the target cgroup: "tasks", ".cgm_leaf/cgroup.procs"
-    std::string auth_file;    ///< the target cgroup's own file checked for write permission: what
-                              ///< clients see and what Chown and Chmod change ("tasks", "cgroup.procs")
-    bool needs_leaf = false;  ///< the v2 leaf does not exist yet and must be created first
+    std::string procs_file;  ///< in the directory open_pid_dir returns: "tasks", "cgroup.procs"
+    std::string auth_file;   ///< the target cgroup's own file checked for write permission: what
+                             ///< clients see and what Chown and Chmod change ("tasks", "cgroup.procs")
 };
 
 class CgroupBackend {
@@ -34,19 +34,27 @@ public:
     /// The cgroup of a process in this hierarchy, from its /proc/<pid>/cgroup lines.
     Result<CgroupPath> process_cgroup(const Hierarchy& h, const std::vector<ProcCgroupLine>& lines) const;
 
-    /// Prepare a directory Create just made (before it is chowned): v2 copies the parent's
-    /// enabled controllers, v1 cpuset copies cpus and mems.
+    /// Prepare a directory Create just made (with the requestor's ids, and checked to be that
+    /// directory): v2 copies the parent's enabled controllers, v1 cpuset copies cpus and mems.
     virtual Result<void> init_new_cgroup(const Hierarchy& h, int parent_fd, int new_fd) const = 0;
 
     /// The files Chown gives to the new owner besides the directory itself.
     virtual std::vector<std::string> delegated_files() const = 0;
-    /// After chowning a cgroup and its delegated files: anything else that belongs to it (the v2 leaf).
+    /// A file every cgroup has and Chown never gives away (v1 notify_on_release, v2 cgroup.type):
+    /// owned by the requestor only in a cgroup made with the requestor's ids, not in one root made
+    /// and gave it. Create checks it to tell its new directory from one a rename put there.
+    virtual std::string_view undelegated_file() const = 0;
+    /// Before Chown changes a cgroup and its delegated files: anything else that belongs to it
+    /// (the v2 leaf, recognized by having the cgroup's owner, so it must come first). A leaf that
+    /// is not ours is an error naming it, and nothing has changed.
     virtual Result<void> chown_extra(int dir_fd, uid_t uid, gid_t gid) const = 0;
 
-    /// Where a pid goes when moved into the cgroup open at dir_fd.
+    /// Where a pid goes when moved into the cgroup open at dir_fd (v2: refused when the cgroup has a
+    /// leaf that is not ours, so that MovePid refuses before it moves anything).
     virtual Result<PidTarget> pid_target(int dir_fd) const = 0;
-    /// Create what pid_target said is missing (the v2 leaf, owned like its parent).
-    virtual Result<void> prepare_pid_target(int dir_fd) const = 0;
+    /// The directory MovePid writes PidTarget::procs_file in: v1 the cgroup itself, v2 its hidden
+    /// leaf, made (owned like the cgroup) when missing and always checked to be ours.
+    virtual Result<UniqueFd> open_pid_dir(int dir_fd) const = 0;
 
     /// Pids (v1: thread ids) in the cgroup itself, sorted and unique.
     virtual Result<std::vector<pid_t>> read_tasks(int dir_fd) const = 0;
@@ -54,16 +62,17 @@ public:
     /// Whether a child directory is ours and hidden from clients (the v2 leaf).
     virtual bool is_hidden_child(std::string_view name) const = 0;
 
-    /// Called before rmdir of the cgroup open at dir_fd (v2 removes the leaf).
+    /// Called before rmdir of the cgroup open at dir_fd (v2 removes the leaf, if it is ours).
     virtual Result<void> before_remove(int dir_fd) const = 0;
 
     /// After SetValue wrote key=value in the cgroup: v2 writes it to the leaf as well when the
-    /// leaf has that key and it is a controller file (never a cgroup.* core file); a failure there
-    /// is not an error, the cgroup's own file was written.
+    /// leaf is ours and has that key and it is a controller file (never a cgroup.* core file); a
+    /// failure there, or a leaf that is not ours, is not an error: the cgroup's own file was written.
     virtual void after_set_value(int dir_fd, std::string_view key, std::string_view value) const = 0;
 
     /// After Chmod changed `file` ("" = the directory) of the cgroup: v2 gives the leaf's same
-    /// file the same mode, so direct cgroupfs access agrees with the cgroup's.
+    /// file the same mode, so direct cgroupfs access agrees with the cgroup's (a leaf that is not
+    /// ours is left alone).
     virtual Result<void> after_chmod(int dir_fd, std::string_view file, mode_t mode) const = 0;
 
     /// Mark the cgroup to be removed once empty where the kernel can do it for us (v1 with our

@@ -8,6 +8,7 @@
 
 #include <charconv>
 
+#include "core/fs_ids.h"
 #include "core/safe_walk.h"
 
 namespace cgm::cgfs {
@@ -84,6 +85,31 @@ Result<void> write_file(int dir_fd, std::string_view name, std::string_view data
     return ok();
 }
 
+Result<std::optional<UniqueFd>> open_file(int dir_fd, std::string_view name) {
+    auto fd = open_beneath(dir_fd, std::string(name), O_PATH | O_NOFOLLOW);
+    if (!fd) {
+        if (fd.error().sys_errno == ENOENT)
+            return std::optional<UniqueFd>();
+        return name_error(std::move(fd).error(), name);
+    }
+    auto st = sys::fstat(fd->get());
+    if (!st)
+        return name_error(std::move(st).error(), name);
+    if (!S_ISREG(st->st_mode))
+        return std::optional<UniqueFd>();
+    return std::optional<UniqueFd>(std::move(fd).value());
+}
+
+Result<bool> chown_file(int dir_fd, std::string_view name, uid_t uid, gid_t gid) {
+    auto f = CGM_TRY(open_file(dir_fd, name));
+    if (!f)
+        return false;
+    auto r = chown_fd(f->get(), uid, gid);
+    if (!r)
+        return name_error(std::move(r).error(), name);
+    return true;
+}
+
 Result<void> chown_fd(int fd, uid_t uid, gid_t gid) {
     if (::fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
         return errno_error(errno, "chown to {}:{}", uid, gid);
@@ -119,10 +145,27 @@ Result<bool> mkdir_child(int dir_fd, std::string_view name, mode_t mode) {
     return true;
 }
 
+Result<bool> mkdir_child_as(int dir_fd, std::string_view name, mode_t mode, uid_t uid, gid_t gid) {
+    sys::ScopedFsIds as(uid, gid);
+    CGM_TRY(as.status());
+    return mkdir_child(dir_fd, name, mode);
+}
+
 Result<void> rmdir_child(int dir_fd, std::string_view name) {
     if (::unlinkat(dir_fd, std::string(name).c_str(), AT_REMOVEDIR) < 0)
         return errno_error(errno, "rmdir '{}'", name);
     return ok();
+}
+
+Result<void> rmdir_child_if(int dir_fd, std::string_view name, const struct stat& expected) {
+    auto now = sys::lstatat(dir_fd, std::string(name));
+    if (!now)
+        return name_error(std::move(now).error(), name);
+    if (now->st_dev != expected.st_dev || now->st_ino != expected.st_ino)
+        return Error(ErrorKind::Failed, fmt::format("'{}' is no longer the directory it was", name), ESTALE);
+    // The name can still change between that check and this rmdir: see docs/security.md ("Names
+    // that change under the daemon") for why that window gives nothing away.
+    return rmdir_child(dir_fd, name);
 }
 
 Result<std::vector<std::string>> child_dirs(int dir_fd) {

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,12 @@ Result<std::string> read_file(int dir_fd, std::string_view name, size_t limit);
 /// Write a file in a cgroup directory with a single write(2).
 Result<void> write_file(int dir_fd, std::string_view name, std::string_view data);
 
+/// O_PATH fd of a regular file of a cgroup directory; nullopt when there is none of that name (or
+/// the name is a child directory: a cgroup may have a child named like a file it lacks).
+Result<std::optional<UniqueFd>> open_file(int dir_fd, std::string_view name);
+/// chown a regular file of a cgroup directory by fd; false when there is no such file.
+Result<bool> chown_file(int dir_fd, std::string_view name, uid_t uid, gid_t gid);
+
 /// chown the object an fd refers to (no symlink is followed).
 Result<void> chown_fd(int fd, uid_t uid, gid_t gid);
 /// chown an entry of a directory (not following a symlink).
@@ -42,8 +49,15 @@ Result<void> chmod_fd(int fd, mode_t mode);
 
 /// mkdir one child; returns false if it already existed.
 Result<bool> mkdir_child(int dir_fd, std::string_view name, mode_t mode);
+/// mkdir one child as uid:gid (sys::ScopedFsIds): the kernel makes the cgroup directory and every
+/// file in it theirs from the start. Returns false if it already existed.
+Result<bool> mkdir_child_as(int dir_fd, std::string_view name, mode_t mode, uid_t uid, gid_t gid);
 /// rmdir one child.
 Result<void> rmdir_child(int dir_fd, std::string_view name);
+/// rmdir one child only while the name still refers to the directory `expected` (its st_dev and
+/// st_ino, from an fd held on it). A name that now refers to another directory is not removed:
+/// ErrorKind::Failed with errno ESTALE. A name that is gone: ENOENT.
+Result<void> rmdir_child_if(int dir_fd, std::string_view name, const struct stat& expected);
 
 /// Names of the child directories of a cgroup directory, in readdir order.
 Result<std::vector<std::string>> child_dirs(int dir_fd);

@@ -135,78 +135,152 @@ Result<void> visit_tree(const CgroupBackend& be, int dir_fd, const CgroupPath& a
     return ok();
 }
 
-// What remove_tree does when something cannot be removed: stop with the error (Remove), or call
-// `left` for it and go on (Prune); and what it tells of each cgroup it removed.
-struct RemoveHooks {
-    std::function<void(int dir_fd, const CgroupPath& at)> left;  // empty: stop
-    std::function<void(const CgroupPath& at)> removed = {};      // after each rmdir that worked
+// A Create whose new directory is no longer under its name when it is opened again.
+Error renamed_while_created(const CgroupPath& at, std::string_view what) {
+    return make_error(ErrorKind::Failed,
+                      "the new cgroup {} was renamed or replaced while it was being created ({}); nothing there was "
+                      "changed",
+                      at.absolute(), what);
+}
+
+// The refusal of the kernel's rule for removing a cgroup: write access on the directory it is in.
+Error may_not_remove(const Identity& r, const CgroupPath& victim, const CgroupPath& parent, const FileAttrs& a) {
+    return make_error(ErrorKind::AccessDenied,
+                      "uid {} may not remove cgroup {}: it may not write cgroup {} (owned by {}:{}, mode {:04o})",
+                      r.cred.uid, victim.absolute(), parent.absolute(), a.uid, a.gid, a.mode & 07777);
+}
+
+Error renamed_away(const CgroupPath& at) {
+    return make_error(ErrorKind::Failed,
+                      "cgroup {} was renamed or replaced during the removal; it and what is above it were left alone",
+                      at.absolute());
+}
+
+bool same_dir(const struct stat& a, const struct stat& b) {
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// rmdir the cgroup `at`, open as dir_fd under parent_fd: first what the backend needs gone (the v2
+// leaf), then the directory, only while its name still refers to dir_fd's directory.
+Result<void> remove_dir(const CgroupBackend& be, int parent_fd, int dir_fd, const CgroupPath& at) {
+    auto st = CGM_TRY(sys::fstat(dir_fd));
+    auto r = be.before_remove(dir_fd);
+    if (r)
+        r = cgfs::rmdir_child_if(parent_fd, at.name(), st);
+    if (r || r.error().sys_errno == ENOENT)
+        return ok();  // ENOENT: no longer under that name (removed by someone else meanwhile)
+    switch (r.error().sys_errno) {
+    case EBUSY: return make_error(ErrorKind::Failed, "cgroup {} is busy", at.absolute());
+    case ESTALE: return renamed_away(at);
+    default: return std::move(r).error().with_context(at.absolute());
+    }
+}
+
+// A cgroup a recursive Remove is to remove, with everything below it, as planned: each directory
+// is known by its inode, and only that directory is removed under its name.
+struct Doomed {
+    std::string name;
+    CgroupPath at;
+    struct stat st {};
+    std::vector<Doomed> children;
 };
 
-// Remove the cgroup `name` under parent_fd and everything below it, children first. Returns
-// whether it is gone.
-Result<bool> remove_tree(const CgroupBackend& be, int parent_fd, const std::string& name, const CgroupPath& at,
-                         const RemoveHooks& hooks, size_t& budget, size_t depth = 0) {
-    const bool stop = !hooks.left;
+// Plan the removal of the cgroup `at` (open as dir_fd) and everything below it, checking every
+// rule first: the requestor may write each directory it would remove a child cgroup from (the
+// kernel's rule for rmdir; the first refusal is the error), and no cgroup has tasks (the first one
+// found goes to `busy`, reported once the whole tree is known to be the requestor's to remove). At
+// most limits::kMaxWalkCgroups cgroups and limits::kMaxWalkDepth levels.
+Result<Doomed> plan_removal(const CgroupBackend& be, const Identity& r, int dir_fd, const CgroupPath& at,
+                            std::optional<Error>& busy, size_t& budget, size_t depth = 0) {
+    if (budget == 0)
+        return make_error(ErrorKind::LimitsExceeded, "more than {} cgroups below the target", limits::kMaxWalkCgroups);
+    if (depth > limits::kMaxWalkDepth)
+        return make_error(ErrorKind::LimitsExceeded, "the subtree is deeper than {} levels at {}",
+                          limits::kMaxWalkDepth, at.absolute());
+    --budget;
+    Doomed d{std::string(at.name()), at, CGM_TRY(sys::fstat(dir_fd)), {}};
+    if (!busy && !CGM_TRY(be.read_tasks(dir_fd)).empty())
+        busy = make_error(ErrorKind::Failed, "cgroup {} still has tasks", at.absolute());
+    const FileAttrs attrs{d.st.st_uid, d.st.st_gid, d.st.st_mode};
+    for (const auto& name : CGM_TRY(cgfs::child_dirs(dir_fd))) {
+        if (be.is_hidden_child(name))
+            continue;
+        if (!may_access(r, attrs, Access::Write))
+            return may_not_remove(r, at.child(name), at, attrs);
+        auto child = open_child_dir(dir_fd, name);
+        if (!child) {
+            if (child.error().sys_errno == ENOENT)
+                continue;
+            return std::move(child).error().with_context(at.child(name).absolute());
+        }
+        d.children.push_back(CGM_TRY(plan_removal(be, r, child->get(), at.child(name), busy, budget, depth + 1)));
+    }
+    return d;
+}
+
+// Carry out a planned removal, children first. Each directory is reopened by name under its
+// parent's fd and must still be the planned one; `removed` is told of each rmdir that worked.
+Result<void> remove_planned(const CgroupBackend& be, int parent_fd, const Doomed& d,
+                            const std::function<void(const CgroupPath&)>& removed) {
+    auto fd = open_child_dir(parent_fd, d.name);
+    if (!fd) {
+        if (fd.error().sys_errno == ENOENT)
+            return ok();  // removed by someone else meanwhile
+        return std::move(fd).error().with_context(d.at.absolute());
+    }
+    if (!same_dir(CGM_TRY(sys::fstat(fd->get())), d.st))
+        return renamed_away(d.at);
+    for (const auto& child : d.children)
+        CGM_TRY(remove_planned(be, fd->get(), child, removed));
+    CGM_TRY(remove_dir(be, parent_fd, fd->get(), d.at));
+    removed(d.at);
+    return ok();
+}
+
+// What Prune does with each cgroup below its target: `mark` one that stays (busy), `removed` one
+// it removed.
+struct PruneHooks {
+    std::function<void(int dir_fd, const CgroupPath& at)> mark;
+    std::function<void(const CgroupPath& at)> removed;
+};
+
+// Prune the cgroup `at` (open as dir_fd, under parent_fd) and everything below it, children
+// first: what is empty is removed, what is busy is marked to go once empty, but only where the
+// requestor may write the directory it is in (`removable`, the kernel's rule for rmdir); elsewhere
+// it is left as it is. Children are opened through their parent's fd, and a cgroup is removed under
+// its name only while that name still refers to it. Returns whether it is gone.
+Result<bool> prune_tree(const CgroupBackend& be, const Identity& r, int parent_fd, int dir_fd, const CgroupPath& at,
+                        bool removable, const PruneHooks& hooks, size_t& budget, size_t depth = 0) {
     if (budget == 0)
         return make_error(ErrorKind::LimitsExceeded, "more than {} cgroups below the target", limits::kMaxWalkCgroups);
     --budget;
-    if (depth > limits::kMaxWalkDepth) {
-        if (stop)
-            return make_error(ErrorKind::LimitsExceeded, "the subtree is deeper than {} levels at {}",
-                              limits::kMaxWalkDepth, at.absolute());
+    if (depth > limits::kMaxWalkDepth)
         return false;
+    auto attrs = cgfs::attrs(dir_fd);
+    auto children = cgfs::child_dirs(dir_fd);
+    if (attrs && children) {
+        const bool writable = may_access(r, *attrs, Access::Write);
+        for (const auto& name : *children) {
+            if (be.is_hidden_child(name))
+                continue;
+            auto child = open_child_dir(dir_fd, name);
+            if (child)
+                CGM_TRY(prune_tree(be, r, dir_fd, child->get(), at.child(name), writable, hooks, budget, depth + 1));
+        }
     }
-    auto fd = open_child_dir(parent_fd, name);
-    if (!fd) {
-        if (fd.error().sys_errno == ENOENT)
-            return true;
-        if (stop)
-            return std::move(fd).error().with_context(at.absolute());
+    if (!removable)
         return false;
-    }
-    auto children = cgfs::child_dirs(fd->get());
-    if (!children) {
-        if (stop)
-            return std::move(children).error().with_context(at.absolute());
-        hooks.left(fd->get(), at);
-        return false;
-    }
-    for (const auto& child : *children) {
-        if (be.is_hidden_child(child))
-            continue;
-        CGM_TRY(remove_tree(be, fd->get(), child, at.child(child), hooks, budget, depth + 1));
-    }
-    auto r = be.before_remove(fd->get());
-    if (r)
-        r = cgfs::rmdir_child(parent_fd, name);
-    if (r) {
-        if (hooks.removed)
-            hooks.removed(at);
+    if (remove_dir(be, parent_fd, dir_fd, at)) {
+        hooks.removed(at);
         return true;
     }
-    if (stop) {
-        if (r.error().sys_errno == EBUSY)
-            return make_error(ErrorKind::Failed, "cgroup {} is busy", at.absolute());
-        return std::move(r).error().with_context(at.absolute());
-    }
-    hooks.left(fd->get(), at);
+    hooks.mark(dir_fd, at);
     // It may have emptied meanwhile, before it was marked: try once more.
-    bool gone = be.before_remove(fd->get()).ok() && cgfs::rmdir_child(parent_fd, name).ok();
-    if (gone && hooks.removed)
+    if (remove_dir(be, parent_fd, dir_fd, at)) {
         hooks.removed(at);
-    return gone;
-}
-
-// Remove the cgroup `at` (open as dir_fd, under parent_fd), which has no child cgroups.
-Result<void> remove_leaf(const CgroupBackend& be, int parent_fd, int dir_fd, const CgroupPath& at) {
-    auto r = be.before_remove(dir_fd);
-    if (r)
-        r = cgfs::rmdir_child(parent_fd, std::string(at.name()));
-    if (r || r.error().sys_errno == ENOENT)
-        return ok();
-    if (r.error().sys_errno == EBUSY)
-        return make_error(ErrorKind::Failed, "cgroup {} is busy", at.absolute());
-    return std::move(r).error().with_context(at.absolute());
+        return true;
+    }
+    return false;
 }
 
 // Run `plan` for each hierarchy; a hierarchy where the caller is only not allowed (AccessDenied)
@@ -412,15 +486,20 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
         std::string name;
         std::string hierarchy;  // for the quota
         std::string path;
+        std::optional<struct stat> st;  // the directory made, once it was checked to be ours
     };
     std::vector<Made> made;
     CreationQuota* quota =
         config_.quota && config_.quota->limit() > 0 && r.cred.uid != 0 ? config_.quota.get() : nullptr;
+    // Undo: each directory goes only while its name still refers to the directory made. One that
+    // was never confirmed ours, or was renamed meanwhile, stays where it is (it is the requestor's).
     auto rollback = [&made, quota, &r](size_t from) {
         while (made.size() > from) {
-            (void)cgfs::rmdir_child(made.back().parent.get(), made.back().name);
+            const Made& m = made.back();
+            if (m.st)
+                (void)cgfs::rmdir_child_if(m.parent.get(), m.name, *m.st);
             if (quota)
-                quota->release(r.cred.uid, made.back().hierarchy, made.back().path);
+                quota->release(r.cred.uid, m.hierarchy, m.path);
             made.pop_back();
         }
     };
@@ -454,33 +533,50 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
             auto parent = CGM_TRY(sys::dup(cur.get()));  // before the mkdir: the undo must not fail
             if (quota)
                 CGM_TRY(quota->reserve(r.cred.uid, h.display, at.absolute(), still_there));
-            auto mk = cgfs::mkdir_child(cur.get(), comp, 0755);
+            // Made with the requestor's ids: the kernel gives the directory and every file in it
+            // to them from the start (the creator owns all of it), so nothing is ever chowned by
+            // name afterwards.
+            auto mk = cgfs::mkdir_child_as(cur.get(), comp, 0755, r.cred.uid, r.cred.gid);
             if (quota && (!mk || !*mk))
                 quota->release(r.cred.uid, h.display, at.absolute());
             if (!mk)
                 return std::move(mk).error().with_context(at.absolute());
             if (*mk)
-                made.push_back({std::move(parent), comp, h.display, at.absolute()});
-            auto fd = CGM_TRY(open_child_dir(cur.get(), comp, at));
+                made.push_back({std::move(parent), comp, h.display, at.absolute(), std::nullopt});
+            auto opened = open_child_dir(cur.get(), comp, at);
+            if (!opened && *mk && opened.error().sys_errno == ENOENT)
+                return renamed_while_created(at, "it is gone");
+            auto fd = CGM_TRY(std::move(opened));
             if (!*mk) {  // someone made it meanwhile
                 CGM_TRY(require_access(r, fd.get(), Access::Read, "cgroup " + at.absolute()));
                 existed = true;
                 cur = std::move(fd);
                 continue;
             }
+            // What the name refers to now must be the directory just made: it and its files are
+            // the requestor's (uid and gid), including a file Chown never gives away, which in a
+            // cgroup root made and delegated is still root's. Anything else was put there by a
+            // rename in between and is left untouched. (A cgroup the requestor made itself, swapped
+            // in, is the requestor's throughout: what follows could be done by the requestor.)
+            auto st = CGM_TRY(sys::fstat(fd.get()));
+            if (st.st_uid != r.cred.uid || st.st_gid != r.cred.gid)
+                return renamed_while_created(at, fmt::format("what has its name is owned by {}:{}, not by the "
+                                                             "requestor {}:{}",
+                                                             st.st_uid, st.st_gid, r.cred.uid, r.cred.gid));
+            // (Host root as root:root: every root-owned cgroup passes; nothing to tell apart.)
+            const bool as_root = r.cred.uid == 0 && r.cred.gid == 0;
+            const std::string_view probe = h.backend->undelegated_file();
+            auto pa = as_root ? Result<FileAttrs>(FileAttrs{}) : cgfs::attrs_at(fd.get(), probe);
+            if (!as_root && (!pa || pa->uid != r.cred.uid || pa->gid != r.cred.gid))
+                return renamed_while_created(
+                    at,
+                    pa ? fmt::format("its {} is owned by {}:{}: it was not made by this call", probe, pa->uid, pa->gid)
+                       : fmt::format("it has no {}: it was not made by this call", probe));
+            made.back().st = st;
             existed = false;
             auto init = h.backend->init_new_cgroup(h, cur.get(), fd.get());
             if (!init)
                 return std::move(init).error().with_context("setting up " + at.absolute());
-            // The creator owns the new cgroup and every file in it (reference §4.2 Create). The
-            // kernel gives the directory and its files one owner, ours; when that is already the
-            // creator (root callers), there is nothing to change.
-            auto st = CGM_TRY(sys::fstat(fd.get()));
-            if (st.st_uid != r.cred.uid || st.st_gid != r.cred.gid) {
-                CGM_TRY(cgfs::chown_fd(fd.get(), r.cred.uid, r.cred.gid));
-                for (const auto& name : CGM_TRY(sys::list_dir(fd.get(), sys::EntryType::Any)))
-                    CGM_TRY(cgfs::chown_at(fd.get(), name, r.cred.uid, r.cred.gid));
-            }
             cur = std::move(fd);
         }
         return existed;
@@ -541,13 +637,14 @@ Result<void> Operations::chown(const Caller& c, std::string_view controller, std
     }));
     for (auto& p : planned) {
         auto act = [&]() -> Result<void> {
+            // The leaf first: it is recognized by having the cgroup's present owner.
+            CGM_TRY(p.h->backend->chown_extra(p.fd.get(), new_uid, new_gid));
             CGM_TRY(cgfs::chown_fd(p.fd.get(), new_uid, new_gid));
-            for (const auto& name : p.h->backend->delegated_files()) {
-                auto r2 = cgfs::chown_at(p.fd.get(), name, new_uid, new_gid);
-                if (!r2 && r2.error().sys_errno != ENOENT)
-                    return r2;
-            }
-            return p.h->backend->chown_extra(p.fd.get(), new_uid, new_gid);
+            // Each delegated file by fd, and only a regular file: a child cgroup named like a file
+            // the cgroup lacks is not given away.
+            for (const auto& name : p.h->backend->delegated_files())
+                CGM_TRY(cgfs::chown_file(p.fd.get(), name, new_uid, new_gid));
+            return ok();
         };
         CGM_TRY(in_hierarchy(*p.h, act()));
     }
@@ -668,10 +765,13 @@ Result<void> Operations::move_pid_impl(const Caller& c, std::string_view control
     const std::string line = fmt::format("{}\n", v);
     for (auto& p : planned) {
         auto act = [&]() -> Result<void> {
-            if (p.target.needs_leaf)
-                CGM_TRY(p.h->backend->prepare_pid_target(p.fd.get()));
+            // v2: the leaf, made if missing, opened through the cgroup's fd and checked to be ours;
+            // the pid is written through that fd.
+            auto dir = p.h->backend->open_pid_dir(p.fd.get());
+            if (!dir)
+                return std::move(dir).error().with_context("cgroup " + p.path.absolute());
             CGM_TRY(call.still_alive(v));
-            auto w = cgfs::write_file(p.fd.get(), p.target.procs_file, line);
+            auto w = cgfs::write_file(dir->get(), p.target.procs_file, line);
             if (!w)
                 return std::move(w).error().with_context(fmt::format("moving {} to {}", v, p.path.absolute()));
             return ok();
@@ -761,6 +861,7 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
         UniqueFd parent;  // invalid when the cgroup does not exist in this hierarchy
         CgroupPath path;
         UniqueFd target;  // the cgroup itself, when it exists
+        Doomed plan;      // what goes below it (recursive): each directory by its inode
     };
     std::optional<Error> denied;
     auto planned = CGM_TRY(plan_each<Planned>(
@@ -769,32 +870,36 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
             auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
             auto parent = cgfs::open_cgroup(h.root.get(), path.parent());
             if (!parent && parent.error().kind == ErrorKind::NotFound)
-                return Planned{&h, UniqueFd(), path, UniqueFd()};
+                return Planned{&h, UniqueFd(), path, UniqueFd(), {}};
             auto pfd = CGM_TRY(std::move(parent));
             auto target = open_child_dir(pfd.get(), std::string(path.name()), path);
             if (!target) {
                 if (target.error().sys_errno == ENOENT || target.error().sys_errno == ENOTDIR)
-                    return Planned{&h, UniqueFd(), path, UniqueFd()};
+                    return Planned{&h, UniqueFd(), path, UniqueFd(), {}};
                 return std::move(target).error().with_context(path.absolute());
             }
-            CGM_TRY(require_access(r, pfd.get(), Access::Write, "cgroup " + path.parent().absolute()));
+            // The kernel's rule for rmdir: write access on the directory a cgroup is in, for the
+            // target and, recursive, for every cgroup below it.
+            auto parent_attrs = CGM_TRY(cgfs::attrs(pfd.get()));
+            if (!may_access(r, parent_attrs, Access::Write))
+                return may_not_remove(r, path, path.parent(), parent_attrs);
             // Refuse now, with nothing removed, what the kernel would refuse halfway.
-            auto check_tasks = [&](int fd, const CgroupPath& at) -> Result<void> {
-                if (!CGM_TRY(h.backend->read_tasks(fd)).empty())
-                    return make_error(ErrorKind::Failed, "cgroup {} still has tasks", at.absolute());
-                return ok();
-            };
+            Doomed plan;
             if (recursive) {
                 size_t budget = limits::kMaxWalkCgroups;
-                CGM_TRY(visit_tree(*h.backend, target->get(), path, budget, false, check_tasks));
+                std::optional<Error> busy;
+                plan = CGM_TRY(plan_removal(*h.backend, r, target->get(), path, busy, budget));
+                if (busy)
+                    return std::move(*busy);
             } else {
-                CGM_TRY(check_tasks(target->get(), path));
+                if (!CGM_TRY(h.backend->read_tasks(target->get())).empty())
+                    return make_error(ErrorKind::Failed, "cgroup {} still has tasks", path.absolute());
                 for (const auto& child : CGM_TRY(cgfs::child_dirs(target->get())))
                     if (!h.backend->is_hidden_child(child))
                         return make_error(ErrorKind::Failed, "cgroup {} has child cgroups; use a recursive remove",
                                           path.absolute());
             }
-            return Planned{&h, std::move(pfd), path, std::move(target).value()};
+            return Planned{&h, std::move(pfd), path, std::move(target).value(), std::move(plan)};
         },
         &denied));
     // Where the cgroup exists in no hierarchy but one refused the caller, it may well exist there:
@@ -812,15 +917,14 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
             if (config_.quota)
                 config_.quota->forget(p.h->display, at.absolute());
         };
-        if (recursive) {
-            size_t budget = limits::kMaxWalkCgroups;
-            CGM_TRY(in_hierarchy(*p.h, remove_tree(*p.h->backend, p.parent.get(), std::string(p.path.name()), p.path,
-                                                   RemoveHooks{{}, forget}, budget)));
-        } else {
-            // Checked above to have no children: only the cgroup itself goes.
-            CGM_TRY(in_hierarchy(*p.h, remove_leaf(*p.h->backend, p.parent.get(), p.target.get(), p.path)));
+        auto act = [&]() -> Result<void> {
+            for (const auto& child : p.plan.children)  // none when not recursive (checked above)
+                CGM_TRY(remove_planned(*p.h->backend, p.target.get(), child, forget));
+            CGM_TRY(remove_dir(*p.h->backend, p.parent.get(), p.target.get(), p.path));
             forget(p.path);
-        }
+            return ok();
+        };
+        CGM_TRY(in_hierarchy(*p.h, act()));
         existed = true;
     }
     return existed ? Existed::Yes : Existed::No;
@@ -915,9 +1019,25 @@ Result<void> Operations::remove_on_empty(const Caller& c, std::string_view contr
     };
     auto planned = CGM_TRY(plan_each<Planned>(hs, [&](const Hierarchy& h) -> Result<Planned> {
         auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
-        auto fd = CGM_TRY(cgfs::open_cgroup(h.root.get(), path));
-        CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
-        return Planned{&h, std::move(fd), std::move(path)};
+        if (path.empty()) {  // a hierarchy root is never removed: nothing to watch
+            auto fd = CGM_TRY(cgfs::open_cgroup(h.root.get(), path));
+            CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
+            return Planned{&h, std::move(fd), std::move(path)};
+        }
+        // Write access on the cgroup (as 0.42), and on the directory it is in: what it asks for is
+        // an rmdir, which the kernel's rule allows only to those who may write there.
+        auto parent = CGM_TRY(cgfs::open_cgroup(h.root.get(), path.parent()));
+        auto fd = open_child_dir(parent.get(), std::string(path.name()), path);
+        if (!fd) {
+            if (fd.error().sys_errno == ENOENT)
+                return make_error(ErrorKind::NotFound, "cgroup {} does not exist", path.absolute());
+            return std::move(fd).error().with_context(path.absolute());
+        }
+        CGM_TRY(require_access(r, fd->get(), Access::Write, "cgroup " + path.absolute()));
+        auto parent_attrs = CGM_TRY(cgfs::attrs(parent.get()));
+        if (!may_access(r, parent_attrs, Access::Write))
+            return may_not_remove(r, path, path.parent(), parent_attrs);
+        return Planned{&h, std::move(fd).value(), std::move(path)};
     }));
     for (auto& p : planned) {
         if (p.path.empty())
@@ -944,27 +1064,40 @@ Result<void> Operations::prune(const Caller& c, std::string_view controller, std
     for (const Hierarchy* h : hs) {
         auto run = [&]() -> Result<void> {
             auto path = CGM_TRY(call.requestor_cgroup(*h)).join(arg.path);
-            auto fd = CGM_TRY(cgfs::open_cgroup(h->root.get(), path));
-            CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
             // Bottom-up: remove what is empty now; what is still busy (tasks, or a child that
-            // stays) is marked to go when it empties. Only what survives is watched.
-            RemoveHooks keep_busy{[&](int dir_fd, const CgroupPath& at) {
-                                      if (!at.empty())
-                                          (void)mark_or_watch(*h, dir_fd, at);
-                                  },
-                                  [&](const CgroupPath& at) {
-                                      if (config_.quota)
-                                          config_.quota->forget(h->display, at.absolute());
-                                  }};
+            // stays) is marked to go when it empties. Only what survives is watched. The call
+            // needs write access on the target (as 0.42); each cgroup it removes or marks, write
+            // access on the directory that cgroup is in (the kernel's rule for rmdir).
+            PruneHooks hooks{[&](int dir_fd, const CgroupPath& at) { (void)mark_or_watch(*h, dir_fd, at); },
+                             [&](const CgroupPath& at) {
+                                 if (config_.quota)
+                                     config_.quota->forget(h->display, at.absolute());
+                             }};
             size_t budget = limits::kMaxWalkCgroups;
-            if (!path.empty()) {
-                auto parent = CGM_TRY(cgfs::open_cgroup(h->root.get(), path.parent()));
-                CGM_TRY(remove_tree(*h->backend, parent.get(), std::string(path.name()), path, keep_busy, budget));
+            if (path.empty()) {  // the root itself stays: its children are pruned
+                auto root = CGM_TRY(cgfs::open_cgroup(h->root.get(), path));
+                CGM_TRY(require_access(r, root.get(), Access::Write, "cgroup " + path.absolute()));
+                const bool writable = may_access(r, CGM_TRY(cgfs::attrs(root.get())), Access::Write);
+                for (const auto& name : CGM_TRY(cgfs::child_dirs(root.get()))) {
+                    if (h->backend->is_hidden_child(name))
+                        continue;
+                    auto child = open_child_dir(root.get(), name);
+                    if (child)
+                        CGM_TRY(prune_tree(*h->backend, r, root.get(), child->get(), path.child(name), writable, hooks,
+                                           budget));
+                }
                 return ok();
             }
-            for (const auto& name : CGM_TRY(cgfs::child_dirs(fd.get())))  // the root itself stays
-                if (!h->backend->is_hidden_child(name))
-                    CGM_TRY(remove_tree(*h->backend, fd.get(), name, path.child(name), keep_busy, budget));
+            auto parent = CGM_TRY(cgfs::open_cgroup(h->root.get(), path.parent()));
+            auto fd = open_child_dir(parent.get(), std::string(path.name()), path);
+            if (!fd) {
+                if (fd.error().sys_errno == ENOENT)
+                    return make_error(ErrorKind::NotFound, "cgroup {} does not exist", path.absolute());
+                return std::move(fd).error().with_context(path.absolute());
+            }
+            CGM_TRY(require_access(r, fd->get(), Access::Write, "cgroup " + path.absolute()));
+            const bool removable = may_access(r, CGM_TRY(cgfs::attrs(parent.get())), Access::Write);
+            CGM_TRY(prune_tree(*h->backend, r, parent.get(), fd->get(), path, removable, hooks, budget));
             return ok();
         };
         auto res = run();

@@ -63,8 +63,10 @@ public:
     Result<std::string> get_pid_cgroup_abs(const Caller& c, std::string_view controller, int32_t pid) const override;
 
     /// Create a cgroup (every missing component) below the requestor's cgroup; a leading '/' is
-    /// ignored. New directories and all their files are owned by the requestor. "" does nothing
-    /// and answers Existed::No. Existed::Yes when the last component existed in any hierarchy.
+    /// ignored. New directories and all their files are owned by the requestor: they are made with
+    /// its ids, and a name that then refers to anything not its own is refused (a rename raced the
+    /// call). "" does nothing and answers Existed::No. Existed::Yes when the last component
+    /// existed in any hierarchy.
     Result<Existed> create(const Caller& c, std::string_view controller, std::string_view cgroup) const override;
     /// Give a cgroup below the requestor's (directory plus the delegated files) to uid:gid.
     /// The requestor must be root in its user namespace; plain calls need the daemon's userns.
@@ -86,8 +88,9 @@ public:
     /// Write a file of a cgroup (a newline is appended when missing). Same paths as get_value.
     Result<void> set_value(const Caller& c, std::string_view controller, std::string_view cgroup, std::string_view key,
                            std::string_view value) const override;
-    /// Remove a cgroup below the requestor's; `recursive` removes its descendants too. A cgroup
-    /// that still has tasks anywhere in the removed subtree is refused with nothing removed.
+    /// Remove a cgroup below the requestor's; `recursive` removes its descendants too. Each cgroup
+    /// removed needs write access on the directory it is in (the kernel's rule for rmdir), and none
+    /// may have tasks: otherwise the call is refused with nothing removed.
     Result<Existed> remove(const Caller& c, std::string_view controller, std::string_view cgroup,
                            bool recursive) const override;
     /// Pids in a cgroup (v1: thread ids), sorted. Same paths as get_value.
@@ -99,9 +102,11 @@ public:
     /// Names of the child cgroups, in directory order. Same paths as get_value.
     Result<std::vector<std::string>> list_children(const Caller& c, std::string_view controller,
                                                    std::string_view cgroup) const override;
-    /// Have a cgroup below the requestor's removed once it is empty.
+    /// Have a cgroup below the requestor's removed once it is empty (write access on it and on the
+    /// directory it is in).
     Result<void> remove_on_empty(const Caller& c, std::string_view controller, std::string_view cgroup) const override;
-    /// Mark a subtree for removal when empty and remove what is empty now, bottom-up.
+    /// Mark a subtree for removal when empty and remove what is empty now, bottom-up, where the
+    /// requestor may write the directory a cgroup is in (the target itself needs write access).
     Result<void> prune(const Caller& c, std::string_view controller, std::string_view cgroup) const override;
     /// One entry per hierarchy (see hierarchy.h).
     Result<std::vector<std::string>> list_controllers() const override;

@@ -174,12 +174,15 @@ bool Reaper::try_remove(Entry& e) {
     if (st->st_ino != e.id)
         return true;  // another cgroup now has this path: never ours to remove
     if (!e.h->backend->before_remove(fd->get()))
-        return false;  // the v2 leaf still has processes
+        return false;  // the v2 leaf still has processes (or is not ours: then it stays watched)
     auto parent = cgfs::open_cgroup(root, e.path.parent());
     if (!parent)
         return false;
-    if (!cgfs::rmdir_child(parent->get(), e.path.name()))
-        return false;  // busy: tasks or child cgroups left
+    // Only while the name still refers to the watched directory: renamed away since the open above,
+    // it is no longer at this path, and the watch ends as for a cgroup replaced.
+    auto gone = cgfs::rmdir_child_if(parent->get(), e.path.name(), *st);
+    if (!gone)
+        return gone.error().sys_errno == ESTALE || gone.error().sys_errno == ENOENT;  // else busy: stays watched
     spdlog::info("remove-on-empty: removed {} in {}", e.path.absolute(), e.h->display);
     return true;
 }

@@ -446,6 +446,39 @@ TEST_F(HostileTest, NothingOutsideTheCallersSubtreeIncludingPrefixSiblings) {
     still_serving();
 }
 
+// ---- reach: removals go no further than the kernel's rule -----------------------------------
+
+// Root's cgroups inside the caller's own subtree (/hostile/u1000/child/roots/deeper): the kernel
+// lets uid 1000 remove neither (it may not write roots), so neither may the daemon on its behalf.
+// The caller's own cgroup sits in root's /hostile: it may not have it removed either.
+TEST_F(HostileTest, RemovalsReachNoFurtherThanTheKernelAllows) {
+    for (const auto& h : kHiers)
+        ASSERT_TRUE(root_->call("Create", "ss", h.controller, "hostile/u1000/child/roots/deeper").ok);
+    baseline_ = snapshot();
+    for (const auto& h : kHiers) {
+        const std::string c = h.controller;
+        refused_both("Remove", {c, std::string("child"), int32_t{1}}, "AccessDenied",
+                     "uid 1000 may not remove cgroup /hostile/u1000/child/roots/deeper: it may not write cgroup "
+                     "/hostile/u1000/child/roots");
+        refused_both("Remove", {c, std::string("child/roots"), int32_t{1}}, "AccessDenied",
+                     "may not remove cgroup /hostile/u1000/child/roots/deeper");
+        refused_both("RemoveOnEmpty", {c, std::string("")}, "AccessDenied",
+                     "may not remove cgroup /hostile/u1000: it may not write cgroup /hostile");
+        refused_both("RemoveOnEmpty", {c, std::string("child/roots/deeper")}, "AccessDenied",
+                     "may not write cgroup /hostile/u1000/child/roots/deeper");
+        // Prune of its own cgroup works for what the caller could remove, and here that is nothing
+        // (child is busy, roots has root's child, its own cgroup is in root's /hostile).
+        const Args prune = {c, std::string("")};
+        auto plain = user_bus_->call("Prune", prune);
+        EXPECT_TRUE(plain.ok) << plain.describe();
+        expect_unchanged("Prune" + show(prune));
+        auto viaproxy = scm("Prune", prune);
+        EXPECT_TRUE(viaproxy.ok) << viaproxy.describe();
+        expect_unchanged("PruneScm" + show(prune));
+    }
+    still_serving();
+}
+
 // ---- planted mounts -------------------------------------------------------------------------
 
 // Bind-mount `source` over `target` (both paths as the daemon sees them) in the daemon's mount

@@ -113,7 +113,9 @@ TEST_F(LifecycleTest, WatchesSurviveARestart) {
     EXPECT_TRUE(exists(fs("memory", "replaced")));
 }
 
-// The release agent, run the way the kernel runs it: by its per-hierarchy name, with the path.
+// The release agent, run the way the kernel runs it: by its per-hierarchy name, with the path. It
+// removes that one cgroup: the kernel releases only a cgroup without children, and one that has a
+// child by the time the agent runs stays (the kernel runs the agent again when the child goes).
 TEST_F(LifecycleTest, ReleaseAgentRemovesTheCgroupItIsCalledFor) {
     start();
     ok({"create", "memory", "released/child"});
@@ -122,6 +124,13 @@ TEST_F(LifecycleTest, ReleaseAgentRemovesTheCgroupItIsCalledFor) {
     ::unlink(link.c_str());
     ASSERT_EQ(::symlink(CGM_AGENT_BINARY, link.c_str()), 0);
     std::vector<std::pair<std::string, std::string>> env = {{"CGMANAGER_SOCKET", daemon().socket()}};
+    auto busy = run({link, "/released"}, As{}, 20000, env);
+    EXPECT_EQ(busy.status, 1);
+    EXPECT_NE(busy.err.find("child cgroups"), std::string::npos) << busy.err;
+    EXPECT_TRUE(exists(fs("memory", "released/child")));
+    auto child = run({link, "/released/child"}, As{}, 20000, env);
+    EXPECT_EQ(child.status, 0) << child.err;
+    EXPECT_FALSE(exists(fs("memory", "released/child")));
     auto r = run({link, "/released"}, As{}, 20000, env);
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_FALSE(exists(fs("memory", "released")));
