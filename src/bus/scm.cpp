@@ -616,10 +616,6 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
     len = sizeof domain;
     if (::getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX || type != SOCK_DGRAM)
         return refuse(make_error(ErrorKind::InvalidArgs, "the passed fd must be a unix datagram socket"));
-    if (auto fresh = refuse_early_datagrams(dup); !fresh)
-        return refuse(fresh.error());
-    if (auto paired = check_pair(dup, conn.peer()); !paired)
-        return refuse(paired.error());
     int one = 1;
     if (::setsockopt(dup, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
         return refuse(errno_error(errno, "Failed to set passcred"));
@@ -633,6 +629,12 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
     }
     if (!pidfds && ::setsockopt(dup, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0)
         return refuse(errno_error(errno, "setting SO_TIMESTAMPNS on the passed socket"));
+    // With the options set, every datagram is pinned or stamped when it is sent: what came before
+    // is refused, what comes from now on is judged.
+    if (auto fresh = refuse_early_datagrams(dup); !fresh)
+        return refuse(fresh.error());
+    if (auto paired = check_pair(dup, conn.peer()); !paired)
+        return refuse(paired.error());
     auto x = std::make_unique<ScmExchange>(conn, method, std::move(a), std::move(sock), pidfds);
     (void)charge.release();  // the exchange gives the descriptors back when it ends
     auto started = x->start();
