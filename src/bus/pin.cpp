@@ -6,7 +6,6 @@
 
 #include <cstring>
 
-#include "core/limits.h"
 #include "core/proc_parse.h"
 #include "core/proc_source.h"
 
@@ -18,18 +17,10 @@ namespace cgm::bus {
 
 namespace {
 
+// The status of a process by its number, from the system's /proc (NotFound when it has exited).
 Result<ProcStatus> status_of(pid_t pid) {
-    auto text = sys::read_file(fmt::format("/proc/{}/status", pid), limits::kMaxProcFileBytes);
-    if (!text)
-        return make_error(ErrorKind::NotFound, "process {} does not exist", pid);
-    return parse_proc_status(*text);
-}
-
-bool has_uid(const ProcStatus& st, uid_t uid) {
-    for (uid_t u : st.uid)
-        if (u == uid)
-            return true;
-    return false;
+    const ProcSource* proc = system_proc();
+    return proc ? proc->status(pid) : make_error(ErrorKind::Failed, "/proc cannot be opened");
 }
 
 int64_t ns_of(const struct timespec& t) {
@@ -52,23 +43,21 @@ uint64_t boot_tick_of(const struct timespec& realtime) {
 
 PeerPin pin_peer(int sock, const Ucred& peer) {
     PeerPin p;
+    auto exited = [&] {
+        p.drop = true;
+        p.why = fmt::format("the process that connected (pid {}) exited before it was accepted", peer.pid);
+        return std::move(p);
+    };
     if (ProcSource::socket_pidfds_wanted()) {
         int fd = -1;
         socklen_t len = sizeof fd;
         if (::getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0) {
             p.pidfd.reset(fd);
-            if (!ProcSource::alive(p.pidfd.get())) {
-                p.drop = true;
-                p.why = fmt::format("the process that connected (pid {}) exited before it was accepted", peer.pid);
-            }
-            return p;
+            return ProcSource::alive(p.pidfd.get()) ? std::move(p) : exited();
         }
         const int err = errno;
-        if (err == ESRCH) {  // kernels that give no pidfd for a reaped process
-            p.drop = true;
-            p.why = fmt::format("the process that connected (pid {}) exited before it was accepted", peer.pid);
-            return p;
-        }
+        if (err == ESRCH)  // kernels that give no pidfd for a reaped process
+            return exited();
         if (err != ENOPROTOOPT) {
             // Out of descriptors or memory, most likely: not a reason to serve the connection
             // without knowing who holds it.
@@ -80,21 +69,15 @@ PeerPin pin_peer(int sock, const Ucred& peer) {
     // Kernels before 6.5: the number, checked to be still the process that connected.
     auto fd = ProcSource::open_pidfd(peer.pid);
     if (!fd) {
-        if (fd.error().kind == ErrorKind::NotFound) {
-            p.drop = true;
-            p.why = fmt::format("the process that connected (pid {}) exited before it was accepted", peer.pid);
-        } else {
-            p.refusal = fmt::format("the daemon could not pin the connecting process: {}", fd.error().message);
-        }
+        if (fd.error().kind == ErrorKind::NotFound)
+            return exited();
+        p.refusal = fmt::format("the daemon could not pin the connecting process: {}", fd.error().message);
         return p;
     }
     auto st = status_of(peer.pid);
-    if (!st || !ProcSource::alive(fd->get())) {
-        p.drop = true;
-        p.why = fmt::format("the process that connected (pid {}) exited before it was accepted", peer.pid);
-        return p;
-    }
-    if (!has_uid(*st, peer.uid)) {
+    if (!st || !ProcSource::alive(fd->get()))
+        return exited();
+    if (!st->has_uid(peer.uid)) {
         p.drop = true;
         p.why = fmt::format("pid {} no longer has uid {}, which connected (its pid was reused by uid {})", peer.pid,
                             peer.uid, st->real_uid());
@@ -127,8 +110,8 @@ Result<UniqueFd> pin_credential(ReceivedCred& d, std::string_view what, bool che
     }
     if (!d.has_time)
         return make_error(ErrorKind::InvalidArgs, "the {} credential came without the kernel's timestamp", what);
-    auto stat = sys::read_file(fmt::format("/proc/{}/stat", pid), limits::kMaxProcFileBytes);
-    auto started = stat ? parse_proc_stat_start_time(*stat) : Result<uint64_t>(stat.error());
+    const ProcSource* proc = system_proc();
+    auto started = proc ? proc->start_time(pid) : make_error(ErrorKind::Failed, "/proc cannot be opened");
     auto st = status_of(pid);
     if (!started || !st || !ProcSource::alive(fd->get()))
         return gone();
@@ -137,7 +120,7 @@ Result<UniqueFd> pin_credential(ReceivedCred& d, std::string_view what, bool che
                           "pid {} of the {} credential belongs to a process that started after the credential was "
                           "sent: its sender has exited and the pid was reused",
                           pid, what);
-    if (check_uid && !has_uid(*st, d.cred.uid))
+    if (check_uid && !st->has_uid(d.cred.uid))
         return make_error(
             ErrorKind::AccessDenied,
             "pid {} of the {} credential no longer has uid {}: its sender has exited and the pid was reused", pid, what,

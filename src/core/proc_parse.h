@@ -32,6 +32,8 @@ struct ProcStatus {
     bool kthread = false;  ///< "Kthread: 1" (kernels that print it)
     pid_t tgid = 0;        ///< "Tgid:": the process a thread belongs to (itself for a process)
     uid_t real_uid() const { return uid[0]; }
+    /// Whether uid is one of the real, effective, saved and filesystem uids.
+    bool has_uid(uid_t u) const { return uid[0] == u || uid[1] == u || uid[2] == u || uid[3] == u; }
     gid_t real_gid() const { return gid[0]; }
 };
 Result<ProcStatus> parse_proc_status(std::string_view text);

@@ -89,8 +89,8 @@ Result<UniqueFd> ProcSource::open_pidfd(pid_t pid) {
         return UniqueFd();
     if (err == EINVAL || err == ENOENT) {
         // pidfd_open takes processes only: name the process a thread id belongs to.
-        auto text = sys::read_file(fmt::format("/proc/{}/status", pid), limits::kMaxProcFileBytes);
-        auto st = text ? parse_proc_status(*text) : Result<ProcStatus>(text.error());
+        const ProcSource* proc = system_proc();
+        auto st = proc ? proc->status(pid) : make_error(ErrorKind::Failed, "/proc cannot be opened");
         if (st && st->tgid > 0 && st->tgid != pid)
             return make_error(ErrorKind::InvalidArgs, "pid {} is a thread of process {}, not a process", pid, st->tgid);
         if (!st)
@@ -112,6 +112,11 @@ bool ProcSource::alive(int pidfd) {
         return true;
     struct pollfd p = {pidfd, POLLIN, 0};
     return !(::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP)));
+}
+
+const ProcSource* system_proc() {
+    static const Result<SystemProc> proc = SystemProc::open();
+    return proc ? &*proc : nullptr;
 }
 
 Result<SystemProc> SystemProc::open(const std::string& proc_root) {

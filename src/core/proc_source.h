@@ -67,4 +67,8 @@ private:
     UniqueFd proc_;
 };
 
+/// The system's /proc, opened once, for code that has no ProcSource of its own (null if /proc
+/// cannot be opened).
+const ProcSource* system_proc();
+
 }  // namespace cgm
