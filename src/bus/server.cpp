@@ -180,24 +180,17 @@ std::shared_ptr<const CgroupService> Server::service() const {
 
 bool Server::admit(uid_t uid, std::string& refusal) {
     std::lock_guard lock(count_mu_);
-    if (total_ >= config_.max_connections) {
-        refusal = fmt::format("{} connections are open, the limit", total_);
-        return false;
-    }
-    size_t& mine = per_uid_[uid];
-    if (mine >= config_.max_connections_per_uid) {
-        refusal = fmt::format("uid {} has {} connections open, the per-uid limit", uid, mine);
-        if (mine == 0)
-            per_uid_.erase(uid);
+    if (!connections_.charge(uid, 1, config_.max_connections, config_.max_connections_per_uid)) {
+        if (connections_.total >= config_.max_connections)
+            refusal = fmt::format("{} connections are open, the limit", connections_.total);
+        else
+            refusal = fmt::format("uid {} has {} connections open, the per-uid limit", uid, connections_.of(uid));
         return false;
     }
     if (!charge_fds_locked(uid, connection_fds(config_), refusal)) {
-        if (mine == 0)
-            per_uid_.erase(uid);
+        connections_.release(uid, 1);
         return false;
     }
-    ++mine;
-    ++total_;
     return true;
 }
 
@@ -210,7 +203,7 @@ bool Server::Budget::charge(uid_t uid, size_t n, size_t capacity, size_t per_uid
     if (total + n > capacity)
         return false;
     size_t mine = of(uid);
-    if (uid != 0 && per_uid_max > 0 && mine + n > per_uid_max)
+    if (!(root_exempt && uid == 0) && per_uid_max > 0 && mine + n > per_uid_max)
         return false;
     per_uid[uid] = mine + n;
     total += n;
@@ -294,11 +287,7 @@ void Server::release(uid_t uid, bool refused) {
             --refusing_;
         return;
     }
-    auto it = per_uid_.find(uid);
-    if (it != per_uid_.end() && --it->second == 0)
-        per_uid_.erase(it);
-    if (total_ > 0)
-        --total_;
+    connections_.release(uid, 1);
     fds_.release(uid, connection_fds(config_));
 }
 

@@ -174,18 +174,18 @@ private:
     size_t next_loop_ = 0;
 
     mutable std::mutex count_mu_;
-    size_t total_ = 0;
     size_t refusing_ = 0;
-    std::map<uid_t, size_t> per_uid_;
     /// Something counted per uid and in total (guarded by count_mu_).
     struct Budget {
+        bool root_exempt = true;  ///< host root has no per-uid bound
         size_t total = 0;
         std::map<uid_t, size_t> per_uid;
-        /// Add n for uid, unless the total would pass `capacity` or the uid (not root) `per_uid_max`.
+        /// Add n for uid, unless the total would pass `capacity` or the uid `per_uid_max` (0: none).
         bool charge(uid_t uid, size_t n, size_t capacity, size_t per_uid_max);
         void release(uid_t uid, size_t n);
         size_t of(uid_t uid) const;
     };
+    Budget connections_{false, 0, {}};
     Budget fds_;
     Budget bytes_;
     bool charge_fds_locked(uid_t uid, size_t n, std::string& refusal);
