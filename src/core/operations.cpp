@@ -94,6 +94,23 @@ Result<UniqueFd> open_child_dir(int dir_fd, const std::string& name, const Cgrou
     }
 }
 
+// A cgroup and the directory it is in, both opened (removing a cgroup is judged on the directory
+// it is in). NotFound when either does not exist.
+struct InParent {
+    UniqueFd parent;
+    UniqueFd dir;
+};
+Result<InParent> open_in_parent(const Hierarchy& h, const CgroupPath& path) {
+    auto parent = CGM_TRY(cgfs::open_cgroup(h.root.get(), path.parent()));
+    auto fd = open_child_dir(parent.get(), std::string(path.name()), path);
+    if (!fd) {
+        if (fd.error().sys_errno == ENOENT)
+            return make_error(ErrorKind::NotFound, "cgroup {} does not exist", path.absolute());
+        return std::move(fd).error().with_context(path.absolute());
+    }
+    return InParent{std::move(parent), std::move(fd).value()};
+}
+
 // Open a cgroup's file for reading or writing; errors say which file.
 Result<UniqueFd> open_key(int dir_fd, std::string_view key, int flags, const std::string& what) {
     auto fd = open_beneath(dir_fd, std::string(key), flags | O_NOFOLLOW);
@@ -868,16 +885,10 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
         hs,
         [&](const Hierarchy& h) -> Result<Planned> {
             auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
-            auto parent = cgfs::open_cgroup(h.root.get(), path.parent());
-            if (!parent && parent.error().kind == ErrorKind::NotFound)
-                return Planned{&h, UniqueFd(), path, UniqueFd(), {}};
-            auto pfd = CGM_TRY(std::move(parent));
-            auto target = open_child_dir(pfd.get(), std::string(path.name()), path);
-            if (!target) {
-                if (target.error().sys_errno == ENOENT || target.error().sys_errno == ENOTDIR)
-                    return Planned{&h, UniqueFd(), path, UniqueFd(), {}};
-                return std::move(target).error().with_context(path.absolute());
-            }
+            auto opened = open_in_parent(h, path);
+            if (!opened && (opened.error().kind == ErrorKind::NotFound || opened.error().sys_errno == ENOTDIR))
+                return Planned{&h, UniqueFd(), path, UniqueFd(), {}};  // not there (or not a cgroup)
+            auto [pfd, target] = CGM_TRY(std::move(opened));
             // The kernel's rule for rmdir: write access on the directory a cgroup is in, for the
             // target and, recursive, for every cgroup below it.
             auto parent_attrs = CGM_TRY(cgfs::attrs(pfd.get()));
@@ -888,18 +899,18 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
             if (recursive) {
                 size_t budget = limits::kMaxWalkCgroups;
                 std::optional<Error> busy;
-                plan = CGM_TRY(plan_removal(*h.backend, r, target->get(), path, busy, budget));
+                plan = CGM_TRY(plan_removal(*h.backend, r, target.get(), path, busy, budget));
                 if (busy)
                     return std::move(*busy);
             } else {
-                if (!CGM_TRY(h.backend->read_tasks(target->get())).empty())
+                if (!CGM_TRY(h.backend->read_tasks(target.get())).empty())
                     return make_error(ErrorKind::Failed, "cgroup {} still has tasks", path.absolute());
-                for (const auto& child : CGM_TRY(cgfs::child_dirs(target->get())))
+                for (const auto& child : CGM_TRY(cgfs::child_dirs(target.get())))
                     if (!h.backend->is_hidden_child(child))
                         return make_error(ErrorKind::Failed, "cgroup {} has child cgroups; use a recursive remove",
                                           path.absolute());
             }
-            return Planned{&h, std::move(pfd), path, std::move(target).value(), std::move(plan)};
+            return Planned{&h, std::move(pfd), path, std::move(target), std::move(plan)};
         },
         &denied));
     // Where the cgroup exists in no hierarchy but one refused the caller, it may well exist there:
@@ -1026,18 +1037,12 @@ Result<void> Operations::remove_on_empty(const Caller& c, std::string_view contr
         }
         // Write access on the cgroup (as 0.42), and on the directory it is in: what it asks for is
         // an rmdir, which the kernel's rule allows only to those who may write there.
-        auto parent = CGM_TRY(cgfs::open_cgroup(h.root.get(), path.parent()));
-        auto fd = open_child_dir(parent.get(), std::string(path.name()), path);
-        if (!fd) {
-            if (fd.error().sys_errno == ENOENT)
-                return make_error(ErrorKind::NotFound, "cgroup {} does not exist", path.absolute());
-            return std::move(fd).error().with_context(path.absolute());
-        }
-        CGM_TRY(require_access(r, fd->get(), Access::Write, "cgroup " + path.absolute()));
+        auto [parent, fd] = CGM_TRY(open_in_parent(h, path));
+        CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
         auto parent_attrs = CGM_TRY(cgfs::attrs(parent.get()));
         if (!may_access(r, parent_attrs, Access::Write))
             return may_not_remove(r, path, path.parent(), parent_attrs);
-        return Planned{&h, std::move(fd).value(), std::move(path)};
+        return Planned{&h, std::move(fd), std::move(path)};
     }));
     for (auto& p : planned) {
         if (p.path.empty())
@@ -1088,16 +1093,10 @@ Result<void> Operations::prune(const Caller& c, std::string_view controller, std
                 }
                 return ok();
             }
-            auto parent = CGM_TRY(cgfs::open_cgroup(h->root.get(), path.parent()));
-            auto fd = open_child_dir(parent.get(), std::string(path.name()), path);
-            if (!fd) {
-                if (fd.error().sys_errno == ENOENT)
-                    return make_error(ErrorKind::NotFound, "cgroup {} does not exist", path.absolute());
-                return std::move(fd).error().with_context(path.absolute());
-            }
-            CGM_TRY(require_access(r, fd->get(), Access::Write, "cgroup " + path.absolute()));
+            auto [parent, fd] = CGM_TRY(open_in_parent(*h, path));
+            CGM_TRY(require_access(r, fd.get(), Access::Write, "cgroup " + path.absolute()));
             const bool removable = may_access(r, CGM_TRY(cgfs::attrs(parent.get())), Access::Write);
-            CGM_TRY(prune_tree(*h->backend, r, parent.get(), fd->get(), path, removable, hooks, budget));
+            CGM_TRY(prune_tree(*h->backend, r, parent.get(), fd.get(), path, removable, hooks, budget));
             return ok();
         };
         auto res = run();
