@@ -318,6 +318,28 @@ size_t fd_count(pid_t pid) {
     return n;
 }
 
+std::optional<size_t> settled_fd_count(pid_t pid, int timeout_ms) {
+    size_t settled = 0;
+    if (!eventually(timeout_ms, [&] {
+            size_t before = fd_count(pid);
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            settled = fd_count(pid);
+            return before == settled;
+        }))
+        return std::nullopt;
+    return settled;
+}
+
+bool eventually(int timeout_ms, const std::function<bool()>& cond) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < end) {
+        if (cond())
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return cond();
+}
+
 long status_kib(pid_t pid, const std::string& wanted) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
     std::string key;

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,12 @@ RunResult run(const std::vector<std::string>& argv, const As& as = As{}, int tim
 
 /// How many file descriptors process `pid` has open.
 size_t fd_count(pid_t pid);
+/// Its descriptor count once it stays the same over 100 ms (what was just closed is gone), or
+/// nothing if it does not settle within `timeout_ms`.
+std::optional<size_t> settled_fd_count(pid_t pid, int timeout_ms = 3000);
+
+/// Poll `cond` (every 10 ms) until it holds or `timeout_ms` passed; its last value.
+bool eventually(int timeout_ms, const std::function<bool()>& cond);
 
 /// A KiB figure from /proc/<pid>/status (key e.g. "VmHWM:"), or -1 if it cannot be read.
 long status_kib(pid_t pid, const std::string& key);

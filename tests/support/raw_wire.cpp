@@ -72,8 +72,7 @@ bool send_all(int fd, const std::string& bytes) {
     return true;
 }
 
-ssize_t send_with_fds(int fd, const std::string& bytes, int passed, int count) {
-    std::vector<int> fds(static_cast<size_t>(count), passed);
+ssize_t send_fds(int fd, const std::string& bytes, const std::vector<int>& fds) {
     std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
     struct iovec iov = {const_cast<char*>(bytes.data()), bytes.size()};
     struct msghdr msg {};
@@ -87,6 +86,30 @@ ssize_t send_with_fds(int fd, const std::string& bytes, int passed, int count) {
     c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
     std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
     return ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
+ssize_t send_with_fds(int fd, const std::string& bytes, int passed, int count) {
+    return send_fds(fd, bytes, std::vector<int>(static_cast<size_t>(count), passed));
+}
+
+std::vector<int> recv_fds(int fd, size_t max) {
+    char byte = 0;
+    struct iovec iov = {&byte, 1};
+    std::vector<char> control(CMSG_SPACE(sizeof(int) * max));
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    std::vector<int> fds;
+    if (::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC) != 1)
+        return fds;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        fds.resize((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        std::memcpy(fds.data(), CMSG_DATA(c), sizeof(int) * fds.size());
+    }
+    return fds;
 }
 
 std::string read_until(int fd, const std::string& until, int timeout_ms) {

@@ -11,14 +11,19 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace cgm::test::wire {
 
 /// Write all of `bytes` to a connected socket (blocking). False on error.
 bool send_all(int fd, const std::string& bytes);
-/// Send `bytes` in one sendmsg with `count` copies of descriptor `passed` attached (SCM_RIGHTS).
-/// Returns what sendmsg returned (-1 and errno on failure).
+/// Send `bytes` in one sendmsg with descriptors `fds` attached (SCM_RIGHTS). Returns what sendmsg
+/// returned (-1 and errno on failure).
+ssize_t send_fds(int fd, const std::string& bytes, const std::vector<int>& fds);
+/// The same with `count` copies of descriptor `passed`.
 ssize_t send_with_fds(int fd, const std::string& bytes, int passed, int count);
+/// Receive one byte and up to `max` descriptors sent with it (close-on-exec); none on failure.
+std::vector<int> recv_fds(int fd, size_t max);
 /// Read until `until` has been seen or `timeout_ms` passed or the peer closed; returns what came.
 std::string read_until(int fd, const std::string& until, int timeout_ms);
 /// Whether the peer closed the connection (EOF or a reset) within `timeout_ms`; data that comes

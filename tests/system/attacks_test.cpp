@@ -46,16 +46,6 @@ const std::string kErr = "org.freedesktop.DBus.Error.";
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-bool eventually(int ms, const std::function<bool()>& f) {
-    auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-    while (Clock::now() < deadline) {
-        if (f())
-            return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return f();
-}
-
 char state_of(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -88,42 +78,10 @@ std::unique_ptr<Child> spawn_at_pid(pid_t want, const As& as = As{}) {
     return nullptr;
 }
 
+// In a helper child: hand descriptors over, or die.
 void send_fds(int sock, const std::vector<int>& fds) {
-    char byte = 'f';
-    struct iovec iov = {&byte, 1};
-    std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    if (::sendmsg(sock, &msg, 0) != 1)
+    if (wire::send_fds(sock, "f", fds) != 1)
         _exit(120);
-}
-
-std::vector<int> recv_fds(int sock, size_t n) {
-    char byte = 0;
-    struct iovec iov = {&byte, 1};
-    std::vector<char> control(CMSG_SPACE(sizeof(int) * n));
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    std::vector<int> fds;
-    if (::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-        return fds;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (c && c->cmsg_type == SCM_RIGHTS) {
-        fds.resize((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        std::memcpy(fds.data(), CMSG_DATA(c), sizeof(int) * fds.size());
-    }
-    return fds;
 }
 
 void become(uid_t uid) {
@@ -184,7 +142,7 @@ std::unique_ptr<Helper> helper(uid_t uid, const std::function<std::vector<int>()
     auto h = std::make_unique<Helper>();
     h->pid = pid;
     h->command = cmd[1];
-    h->fds = recv_fds(sp[0], 8);
+    h->fds = wire::recv_fds(sp[0], 8);
     ::close(sp[0]);
     return h;
 }
@@ -218,7 +176,7 @@ std::vector<std::pair<int, int>> pairs_made_by(uid_t uid, size_t n) {
         }
         ::close(sp[1]);
         for (size_t i = 0; i < batch; ++i) {
-            auto fds = recv_fds(sp[0], 2);
+            auto fds = wire::recv_fds(sp[0], 2);
             if (fds.size() != 2)
                 break;
             out.emplace_back(fds[0], fds[1]);
@@ -330,25 +288,8 @@ uint64_t boot_tick() {
            (1'000'000'000 / static_cast<uint64_t>(hz));
 }
 
-size_t settled_fd_count(pid_t d) {
-    size_t settled = 0;
-    eventually(3000, [&] {
-        size_t before = fd_count(d);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        settled = fd_count(d);
-        return before == settled;
-    });
-    return settled;
-}
-
 class AttackTest : public DaemonTest {
 protected:
-    RawBus& connect_as(uid_t uid, std::vector<std::string> cgroups = {}) {
-        int fd = -1;
-        keep(Child::connected(As{uid, uid, "", false, false, std::move(cgroups)}, daemon().socket(), &fd));
-        buses_.push_back(RawBus::adopt(fd));
-        return *buses_.back();
-    }
     // A raw socket connected by a process of `uid` (which stays alive), not yet authenticated.
     int raw_as(uid_t uid) {
         int fd = -1;
@@ -362,18 +303,11 @@ protected:
         ASSERT_TRUE(root->call("Create", "ss", "memory", "own").ok);
         ASSERT_TRUE(root->call("Chown", "ssii", "memory", "own", 1000, 1000).ok);
     }
-    void others_served() {
-        EXPECT_TRUE(RawBus::connect(daemon().socket())->call("Ping", "i", 0).ok);
-        auto r = connect_as(1001).call("ListControllers", "");
-        EXPECT_TRUE(r.ok) << r.describe();
-    }
     void TearDown() override {
         for (int fd : raw_)
             ::close(fd);
-        buses_.clear();
         DaemonTest::TearDown();
     }
-    std::vector<std::unique_ptr<RawBus>> buses_;
     std::vector<int> raw_;
 };
 
@@ -419,7 +353,7 @@ TEST_F(AttackTest, CredentialsQueuedByAnExitedProcessDoNotMoveTheProcessThatGotI
 // only after the pid went to a root process (held with SIGSTOP meanwhile). With the kernel's pidfds
 // the credential names the dead helper; without (`fallback`), the root process started after the
 // credential was sent, and has another uid.
-void stale_credential_after_the_kick(AttackTest& t, Daemon& d, RawBus& attacker, const std::string& expected) {
+void stale_credential_after_the_kick(Daemon& d, RawBus& attacker, const std::string& expected) {
     auto h = helper(
         1000,
         [] {
@@ -454,14 +388,12 @@ void stale_credential_after_the_kick(AttackTest& t, Daemon& d, RawBus& attacker,
     EXPECT_EQ(result.bytes, "0") << rest;
     EXPECT_NE(rest.find("ERROR org.freedesktop.DBus.Error."), std::string::npos) << rest;
     EXPECT_NE(rest.find(expected), std::string::npos) << rest;
-    (void)t;
 }
 
 TEST_F(AttackTest, ACredentialWhoseSenderExitedIsRefusedWithPidfds) {
     start();
     make_own();
-    stale_credential_after_the_kick(*this, daemon(), connect_as(1000),
-                                    "the process the requestor credential names (pid ");
+    stale_credential_after_the_kick(daemon(), connect_as(1000), "the process the requestor credential names (pid ");
     others_served();
 }
 
@@ -470,7 +402,7 @@ TEST_F(AttackTest, ACredentialWhoseSenderExitedIsRefusedWithoutPidfds) {
     c.env = {{"CGM_NO_PIDFD_SOCKOPTS", "1"}};
     start(c);
     make_own();
-    stale_credential_after_the_kick(*this, daemon(), connect_as(1000), "started after the credential was sent");
+    stale_credential_after_the_kick(daemon(), connect_as(1000), "started after the credential was sent");
     others_served();
 }
 
@@ -484,7 +416,7 @@ TEST_F(AttackTest, AConnectionThatCouldNotBePinnedIsRefused) {
     make_own();
     const pid_t d = daemon().pid();
     ASSERT_TRUE(RawBus::connect(daemon().socket())->call("Ping", "i", 0).ok);
-    settled_fd_count(d);
+    ASSERT_TRUE(settled_fd_count(d));
     // The limit is a bound on descriptor numbers: room for exactly one more, the lowest free one.
     std::vector<int> open_fds;
     for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(d) + "/fd"))
@@ -518,34 +450,44 @@ TEST_F(AttackTest, AConnectionThatCouldNotBePinnedIsRefused) {
     others_served();
 }
 
-// A process that connects and exits before the daemon accepts (held with SIGSTOP) is not served:
-// its pid may be anyone's by then (here: a root process's).
-TEST_F(AttackTest, APeerThatExitedBeforeItWasAcceptedIsDropped) {
-    start();
-    make_own();
-    stop_daemon(daemon().pid());
+// A connection whose opener (uid 1000) connected while the daemon was stopped and exited before it
+// was accepted, its pid given to a root process meanwhile; then the daemon runs again, and the
+// connection asks to move "itself" (the root process) into uid 1000's cgroup. It must not be
+// moved, and the daemon says why in its log (`reason` names the pid).
+void moved_by_an_orphaned_connection(Daemon& d, const std::function<std::string(pid_t)>& reason,
+                                     bool either_reason = false) {
+    stop_daemon(d.pid());
     int fd = -1;
-    auto opener = Child::connected(As::user(1000), daemon().socket(), &fd);
+    auto opener = Child::connected(As::user(1000), d.socket(), &fd);
     const pid_t p = opener->pid();
     opener.reset();
     auto root = spawn_at_pid(p);
     auto bus = RawBus::adopt(fd);  // before the daemon runs again: it may drop the connection at once
-    continue_daemon(daemon().pid());
+    continue_daemon(d.pid());
     ASSERT_TRUE(root);
     auto r = bus->call("MovePid", "ssi", "memory", "own", root->pid());
     EXPECT_EQ(proc_cgroup(root->pid(), "memory"), "/") << "root's process was moved";
     EXPECT_FALSE(r.ok);
-    // With the kernel's pidfds the daemon sees the opener gone; without, its pid with another uid.
-    EXPECT_TRUE(eventually(
-        2000,
-        [&] {
-            const std::string log = daemon().log();
-            return log.find(fmt::format("the process that connected (pid {}) exited before it was accepted", p)) !=
-                       std::string::npos ||
-                   log.find(fmt::format("pid {} no longer has uid 1000, which connected", p)) != std::string::npos;
-        }))
+    const std::string otherwise = fmt::format("pid {} no longer has uid 1000, which connected", p);
+    EXPECT_TRUE(eventually(2000,
+                           [&] {
+                               const std::string log = d.log();
+                               return log.find(reason(p)) != std::string::npos ||
+                                      (either_reason && log.find(otherwise) != std::string::npos);
+                           }))
         << r.describe() << "\n"
-        << daemon().log();
+        << d.log();
+}
+
+// A process that connects and exits before the daemon accepts is not served: its pid may be
+// anyone's by then. (Without the kernel's pidfds, the daemon finds the pid with another uid.)
+TEST_F(AttackTest, APeerThatExitedBeforeItWasAcceptedIsDropped) {
+    start();
+    make_own();
+    moved_by_an_orphaned_connection(
+        daemon(),
+        [](pid_t p) { return fmt::format("the process that connected (pid {}) exited before it was accepted", p); },
+        true);
     others_served();
 }
 
@@ -556,27 +498,9 @@ TEST_F(AttackTest, APeerWhosePidWentToAnotherUidBeforeItWasAcceptedIsDroppedWith
     c.env = {{"CGM_NO_PIDFD_SOCKOPTS", "1"}};
     start(c);
     make_own();
-    stop_daemon(daemon().pid());
-    int fd = -1;
-    auto opener = Child::connected(As::user(1000), daemon().socket(), &fd);
-    const pid_t p = opener->pid();
-    opener.reset();
-    auto root = spawn_at_pid(p);
-    auto bus = RawBus::adopt(fd);  // before the daemon runs again: it may drop the connection at once
-    continue_daemon(daemon().pid());
-    ASSERT_TRUE(root);
-    auto r = bus->call("MovePid", "ssi", "memory", "own", root->pid());
-    EXPECT_EQ(proc_cgroup(root->pid(), "memory"), "/") << "root's process was moved";
-    EXPECT_FALSE(r.ok);
-    EXPECT_TRUE(eventually(2000,
-                           [&] {
-                               return daemon().log().find(fmt::format(
-                                          "pid {} no longer has uid 1000, which connected (its pid was reused by "
-                                          "uid 0)",
-                                          p)) != std::string::npos;
-                           }))
-        << r.describe() << "\n"
-        << daemon().log();
+    moved_by_an_orphaned_connection(daemon(), [](pid_t p) {
+        return fmt::format("pid {} no longer has uid 1000, which connected (its pid was reused by uid 0)", p);
+    });
     // A connection whose opener is still there is served as ever.
     EXPECT_TRUE(connect_as(1000).call("Ping", "i", 0).ok);
     others_served();
@@ -711,7 +635,9 @@ TEST_F(AttackTest, DescriptorsSentWithOneMessageAreBounded) {
     start();
     const pid_t d = daemon().pid();
     ASSERT_TRUE(RawBus::connect(daemon().socket())->call("Ping", "i", 0).ok);
-    const size_t before = settled_fd_count(d);
+    const auto counted = settled_fd_count(d);
+    ASSERT_TRUE(counted);
+    const size_t before = *counted;
     int fd = raw_as(1000);
     ASSERT_TRUE(wire::authenticate(fd, 1000));
     ASSERT_TRUE(wire::ping(fd));  // the daemon is past the authentication
@@ -813,7 +739,9 @@ TEST_F(AttackTest, OneUidsPendingExchangesCannotTakeEveryDescriptor) {
     ASSERT_EQ(::prlimit(d, RLIMIT_NOFILE, nullptr, &old), 0);
     struct rlimit low = {8192, old.rlim_max};  // as many as a unit might give it
     ASSERT_EQ(::prlimit(d, RLIMIT_NOFILE, &low, nullptr), 0);
-    const size_t before = settled_fd_count(d);
+    const auto counted = settled_fd_count(d);
+    ASSERT_TRUE(counted);
+    const size_t before = *counted;
     std::vector<std::pair<int, int>> pairs;
     size_t accepted = 0, next = 0;
     std::string refusal;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/daemon.h"
+#include "support/raw_bus.h"
 #include "support/system_env.h"
 
 namespace cgm::test {
@@ -40,6 +41,7 @@ class DaemonTest : public ::testing::Test {
 protected:
     void SetUp() override { CGM_SKIP_UNLESS_SANDBOXED(); }
     void TearDown() override {
+        buses_.clear();
         children_.clear();
         daemon_.reset();
         for (const char* h :
@@ -75,6 +77,22 @@ protected:
         children_.push_back(std::move(c));
         return *children_.back();
     }
+    // A connection made by a new process of `uid` (living in `cgroups`, if given), driven here with
+    // RawBus; both live until the test ends (or the connection is taken out of buses_).
+    RawBus& connect_as(uid_t uid, std::vector<std::string> cgroups = {}) {
+        int fd = -1;
+        keep(Child::connected(As{uid, uid, "", false, false, std::move(cgroups)}, daemon_->socket(), &fd));
+        buses_.push_back(RawBus::adopt(fd));
+        return *buses_.back();
+    }
+    // Everyone else is still served: a fresh root connection and a fresh uid-1001 one.
+    void others_served() {
+        EXPECT_TRUE(RawBus::connect(daemon_->socket())->call("Ping", "i", 0).ok);
+        auto r = connect_as(1001).call("ListControllers", "");
+        EXPECT_TRUE(r.ok) << r.describe();
+    }
+
+    std::vector<std::unique_ptr<RawBus>> buses_;
 
 private:
     std::unique_ptr<Daemon> daemon_;

@@ -26,18 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Wait up to `ms` for `cond`.
-template <typename Cond>
-bool eventually(int ms, Cond&& cond) {
-    auto end = Clock::now() + std::chrono::milliseconds(ms);
-    while (Clock::now() < end) {
-        if (cond())
-            return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return cond();
-}
-
 class FaultsTest : public DaemonTest {};
 
 // Four clients loop over Create (of memory and freezer at once), SetValue, GetValue and Remove,
@@ -168,13 +156,9 @@ TEST_F(FaultsTest, FdExhaustionPausesAcceptingAndRecovers) {
     start();
     const pid_t d = daemon().pid();
     ASSERT_TRUE(RawBus::connect(daemon().socket())->call("Ping", "i", 0).ok);
-    size_t settled = 0;
-    ASSERT_TRUE(eventually(3000, [&] {  // that connection's fds are back: the count settles
-        size_t before = fd_count(d);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        settled = fd_count(d);
-        return before == settled;
-    }));
+    auto counted = settled_fd_count(d);  // that connection's fds are back
+    ASSERT_TRUE(counted);
+    const size_t settled = *counted;
     struct rlimit old {};
     ASSERT_EQ(::prlimit(d, RLIMIT_NOFILE, nullptr, &old), 0);
     // Room for a few more connections (each takes the socket and the peer's pidfd).
@@ -236,13 +220,9 @@ TEST_F(FaultsTest, ScmClientKilledInEveryPhase) {
                            RawBus::Cred{::getpid(), 0, 0});
         ASSERT_TRUE(r.ok) << r.describe();
     }
-    size_t baseline = 0;
-    ASSERT_TRUE(eventually(3000, [&] {  // the warm-up connections closed: the count settles
-        size_t a = fd_count(d);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        baseline = fd_count(d);
-        return a == baseline;
-    }));
+    auto counted = settled_fd_count(d);  // the warm-up connections closed
+    ASSERT_TRUE(counted);
+    const size_t baseline = *counted;
     // Phases: 0 after the call, before reading the kick; 1 after the kick; 2 after the requestor's
     // credentials; 3 after the second kick (the victim's credentials never sent).
     for (int phase = 0; phase < 4; ++phase) {

@@ -22,23 +22,7 @@ namespace {
 
 const std::string kLimits = "org.freedesktop.DBus.Error.LimitsExceeded";
 
-class LimitsTest : public DaemonTest {
-protected:
-    // A connection made by a new process of `uid` (living in `cgroups`, if given), driven here.
-    RawBus& connect_as(uid_t uid, std::vector<std::string> cgroups = {}) {
-        int fd = -1;
-        keep(Child::connected(As{uid, uid, "", false, false, std::move(cgroups)}, daemon().socket(), &fd));
-        buses_.push_back(RawBus::adopt(fd));
-        return *buses_.back();
-    }
-    // Everyone else is still served: a fresh root connection and a fresh uid-1001 one.
-    void others_served() {
-        EXPECT_TRUE(RawBus::connect(daemon().socket())->call("Ping", "i", 0).ok);
-        auto r = connect_as(1001).call("ListControllers", "");
-        EXPECT_TRUE(r.ok) << r.describe();
-    }
-    std::vector<std::unique_ptr<RawBus>> buses_;
-};
+class LimitsTest : public DaemonTest {};
 
 TEST_F(LimitsTest, ConnectionsPerUid) {
     start(Daemon::Config::with_args({"--max-connections-per-uid", "3"}));
