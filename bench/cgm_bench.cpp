@@ -120,7 +120,7 @@ bool call(sd_bus* bus, const char* method, const char* sig, A... args) {
     return r >= 0;
 }
 
-// The client side of MovePidScm (reference §5): kick, requestor, kick, victim, result.
+// The client side of MovePidScm (docs/dbus-api.md section 5): kick, requestor, kick, victim, result.
 // The requestor is this process; the victim is `victim` (a child, so that the requestor's cgroup,
 // which the relative path is resolved against, stays put).
 bool move_pid_scm(sd_bus* bus, const char* controller, const char* cgroup, pid_t victim, double delay_s = 0) {

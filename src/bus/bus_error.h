@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The one place where a core Error becomes a D-Bus error (DESIGN §2.1, docs/error-handling.md).
+// The one place where a core Error becomes a D-Bus error (docs/error-handling.md).
 #pragma once
 
 #include <systemd/sd-bus.h>

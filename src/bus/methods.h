@@ -6,7 +6,7 @@
 //    Introspectable, Properties and Peer);
 //  - /org/freedesktop/DBus, interface org.freedesktop.DBus: Hello (answers a unique name ":1.N"),
 //    AddMatch and RemoveMatch (accepted, no-ops), so that clients made for a message bus (busctl,
-//    gdbus, sdbus-c++) work on this peer-to-peer socket (DESIGN §2.2).
+//    gdbus, sdbus-c++) work on this peer-to-peer socket (docs/dbus-api.md, "Peer-to-peer, no bus").
 #pragma once
 
 #include <systemd/sd-bus.h>

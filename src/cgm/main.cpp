@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // cgm: the command-line client. Same subcommands, arguments, stdout and exit codes as the original
-// cgm for every successful call (scripts parse them), with DESIGN §2.14's fixes: numbers are
+// cgm for every successful call (scripts parse them), with these fixes: numbers are
 // validated, usage errors go to stderr, --help exits 0, and arguments are checked before the
 // daemon is contacted.
 #include <unistd.h>

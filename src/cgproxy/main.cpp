@@ -2,7 +2,7 @@
 //
 // cgproxy: runs as root inside a container, serves the plain cgmanager API there on the usual
 // socket, and forwards every call to the host's cgmanager as the matching *Scm call, so that the
-// kernel translates the callers' pids and uids (reference §6).
+// kernel translates the callers' pids and uids (docs/dbus-api.md, "cgproxy").
 //
 // Start-up: the host's socket directory, bind-mounted into the container at
 // /sys/fs/cgroup/cgmanager, is moved aside to /sys/fs/cgroup/cgmanager.lower (a mount move, or a

@@ -3,7 +3,7 @@
 // The service cgproxy serves inside a container: every call is forwarded to the host's daemon as
 // the matching *Scm call, with the caller's credentials (and the victim pid, or the new owner)
 // sent as SCM_CREDENTIALS, so that the kernel translates them into the host's namespaces
-// (reference §6). The host's answer, error name and message included, is relayed as it is.
+// (docs/dbus-api.md, "cgproxy"). The host's answer, error name and message included, is relayed as it is.
 //
 //  - Ping and api_version are answered by the proxy itself (the bus layer does that).
 //  - ListControllers is forwarded as a plain call.

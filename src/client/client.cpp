@@ -61,7 +61,7 @@ auto guarded(F&& f) -> Result<decltype(f())> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The client side of an *Scm exchange (reference §5): a datagram socketpair whose far end goes to
+// The client side of an *Scm exchange (docs/dbus-api.md section 5): a datagram socketpair whose far end goes to
 // the daemon; kicks and results arrive on the near end, credentials go out of it.
 
 using Clock = std::chrono::steady_clock;
@@ -336,7 +336,7 @@ Result<std::vector<Key>> Client::list_keys(const std::string& c, const std::stri
 
 namespace {
 
-// Result shapes (reference §5.4), read after the credentials went out.
+// Result shapes (docs/dbus-api.md, "Results"), read after the credentials went out.
 Result<void> status_result(ScmSocket& s, Clock::time_point deadline) {
     auto b = CGM_TRY(s.receive(deadline));
     if (b == "1")

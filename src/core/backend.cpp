@@ -93,7 +93,7 @@ public:
 
 // ---------------------------------------------------------------------------------------------
 // cgroup v2: processes live in a hidden leaf child ".cgm_leaf" of the cgroup they were moved to,
-// so that every cgroup we manage can also enable controllers for its children (DESIGN §2.10).
+// so that every cgroup we manage can also enable controllers for its children (docs/dbus-api.md, MovePid).
 
 const std::vector<std::string> kFallbackDelegate = {"cgroup.procs", "cgroup.threads", "cgroup.subtree_control"};
 

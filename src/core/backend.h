@@ -85,7 +85,7 @@ const CgroupBackend& legacy_backend();
 const CgroupBackend& unified_backend();
 
 /// Configure the v2 driver's delegation file list from /sys/kernel/cgroup/delegate text
-/// (DESIGN §2.6); empty text restores the fallback list.
+/// (docs/ARCHITECTURE.md); empty text restores the fallback list.
 void set_unified_delegate_files(std::string_view delegate_text);
 
 }  // namespace cgm

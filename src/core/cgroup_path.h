@@ -4,10 +4,10 @@
 //
 // General rules:
 //  - A CgroupPath is always relative: to a hierarchy root, to a caller's cgroup, to a proxy's
-//    cgroup. Which base it hangs off is decided by the caller of this module (reference §3.3).
+//    cgroup. Which base it hangs off is decided by the caller of this module (docs/dbus-api.md section 3).
 //  - Every component is a legal, non-special directory name: not empty, not "." or "..", no '/',
 //    NUL or newline, at most limits::kMaxComponentBytes, and not the reserved leaf name
-//    ".cgm_leaf" (the hidden cgroup v2 leaf of DESIGN §2.10).
+//    ".cgm_leaf" (the hidden cgroup v2 leaf of docs/dbus-api.md, MovePid).
 //  - Comparisons ("is under") are by whole components: "a" is not above "ab".
 #pragma once
 
@@ -20,7 +20,7 @@
 
 namespace cgm {
 
-/// Name of the hidden leaf cgroup on the unified hierarchy (DESIGN §2.10).
+/// Name of the hidden leaf cgroup on the unified hierarchy (docs/dbus-api.md, MovePid).
 inline constexpr std::string_view kLeafName = ".cgm_leaf";
 
 class CgroupPath {

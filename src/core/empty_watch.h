@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// RemoveOnEmpty requests that the kernel cannot carry out for us (DESIGN §2.10, §2.11): every
-// cgroup v2 request, and v1 requests on hierarchies whose release agent is not ours. Operations
+// RemoveOnEmpty requests that the kernel cannot carry out for us (docs/operations.md, "Cgroups that remove
+// themselves"): every cgroup v2 request, and v1 requests on hierarchies whose release agent is not ours. Operations
 // hands them to an EmptyWatcher; the daemon's watcher removes each cgroup once it is empty.
 #pragma once
 

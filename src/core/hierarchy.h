@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The hierarchy table: which cgroup hierarchies the daemon manages, where its private mounts of
-// them are, and how a client's controller argument resolves to them (reference §2.3, §3.5;
-// DESIGN §2.10).
+// them are, and how a client's controller argument resolves to them (docs/dbus-api.md,
+// "Controller argument").
 //
 // General rules:
 //  - One entry per hierarchy. A v1 hierarchy is named by its controllers in mount-option order
@@ -82,7 +82,7 @@ struct Hierarchy {
     const ProcCgroupLine* find_line(const std::vector<ProcCgroupLine>& lines) const;
 };
 
-/// How many hierarchies a method may act on (reference §3.5).
+/// How many hierarchies a method may act on (docs/dbus-api.md, "Controller argument").
 enum class Arity { One, Many };
 
 /// Display name of a hierarchy (see the rules above).

@@ -18,7 +18,7 @@ namespace cgm {
 
 namespace {
 
-// The cut of reference §3.2: a proxy started by systemd sits in .../init.scope or
+// The proxy's cgroup (docs/dbus-api.md section 2): a proxy started by systemd sits in .../init.scope or
 // .../system.slice/cgproxy.service and acts for the cgroup above.
 CgroupPath cut_proxy_suffix(const CgroupPath& p) {
     static const CgroupPath init_scope = CgroupPath::parse("init.scope").value();
@@ -476,7 +476,7 @@ Result<std::string> Operations::get_pid_cgroup_abs(const Caller& c, std::string_
 Result<Existed> Operations::create(const Caller& c, std::string_view controller, std::string_view cgroup) const {
     Call call(*this, c);
     auto hs = CGM_TRY(table_.resolve(controller));
-    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));  // a leading '/' means nothing here (reference §3.3)
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));  // a leading '/' means nothing here (docs/dbus-api.md section 3)
     if (arg.path.empty())
         return Existed::No;
     const Identity& r = *CGM_TRY(call.identity());
@@ -866,7 +866,7 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
                                    bool recursive) const {
     Call call(*this, c);
     auto hs = CGM_TRY(table_.resolve(controller));
-    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));  // a leading '/' means nothing here (reference §3.3)
+    auto arg = CGM_TRY(parse_cgroup_arg(cgroup));  // a leading '/' means nothing here (docs/dbus-api.md section 3)
     if (arg.path.empty())
         return make_error(ErrorKind::InvalidArgs,
                           "Remove needs a cgroup below the caller's own; {} names the caller's own cgroup",
@@ -982,7 +982,7 @@ Result<std::vector<int32_t>> Operations::get_tasks_recursive(const Caller& c, st
         };
         auto res = collect();
         if (!res) {
-            // A hierarchy where the cgroup is missing or unreadable is skipped (reference §3.5).
+            // A hierarchy where the cgroup is missing or unreadable is skipped (as 0.42 did).
             Error e = in_hierarchy(*h, std::move(res).error());
             if (e.kind != ErrorKind::NotFound && e.kind != ErrorKind::AccessDenied)
                 return e;
@@ -1102,7 +1102,7 @@ Result<void> Operations::prune(const Caller& c, std::string_view controller, std
         auto res = run();
         if (!res) {
             Error e = in_hierarchy(*h, std::move(res).error());
-            // In a list, a hierarchy without the cgroup is passed over (reference §10.21).
+            // In a list, a hierarchy without the cgroup is passed over (as 0.42 did).
             if (hs.size() > 1 && e.kind == ErrorKind::NotFound) {
                 ++done;
                 continue;
@@ -1133,7 +1133,7 @@ Result<std::vector<KeyInfo>> Operations::list_keys(const Caller& c, std::string_
         auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
         CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
         // Owners are shown as the requestor's user namespace sees them; without readable maps,
-        // untranslated (reference §4.2 ListKeys).
+        // untranslated (docs/dbus-api.md, ListKeys).
         auto uid_map = proc_.uid_map(r.cred.pid);
         auto gid_map = proc_.gid_map(r.cred.pid);
         auto translate = [](const Result<IdMap>& map, uint32_t id) -> uint32_t {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Operations: one transport-free function per API verb (reference §4.2 and the table of §3.3,
-// as amended by DESIGN §2). Each takes the Caller (proxy + requestor credentials), the
+// Operations: one transport-free function per API verb (docs/dbus-api.md sections 3
+// and 4). Each takes the Caller (proxy + requestor credentials), the
 // controller argument and the method's own arguments, and returns a Result.
 //
 // General rules:

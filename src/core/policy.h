@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The authorization policy (reference §4.1, amended by DESIGN §2.4), as pure functions over plain
+// The authorization policy (docs/dbus-api.md section 2, docs/security.md), as pure functions over plain
 // data. Nothing here reads a file: the caller passes the requestor's ids and maps and the
 // target's owner and mode.
 #pragma once

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// How many cgroups each uid has made with Create (DESIGN §2.4, issue 8): a bound on the kernel
+// How many cgroups each uid has made with Create (docs/security.md, "Limits"): a bound on the kernel
 // memory an unprivileged caller can tie up. Host root is not counted. Each cgroup directory a
 // Create makes counts once, in its hierarchy; the count is of those that still exist, which is
 // checked (by the caller's `exists`) only when a uid reaches its limit.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Opening paths beneath a directory fd without ever leaving it (DESIGN §2.5).
+// Opening paths beneath a directory fd without ever leaving it (docs/security.md).
 //
 // The kernel's openat2(2) does it in one call with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 // RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV. Where openat2 is missing (ENOSYS), the path is walked one

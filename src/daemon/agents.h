@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Our release agent on cgroup v1 hierarchies (reference §2.2 step 5, §8.1; DESIGN §2.11).
+// Our release agent on cgroup v1 hierarchies (docs/operations.md, "Cgroups that remove themselves").
 //
 // The kernel runs a hierarchy's release_agent when a cgroup with notify_on_release empties; it
 // passes only the cgroup's path, so each hierarchy gets its own link

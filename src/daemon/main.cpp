@@ -2,7 +2,7 @@
 //
 // cgmanager: the per-host cgroup manager daemon.
 //
-// Start-up, in this order (reference §2.2 as amended by DESIGN §2):
+// Start-up, in this order (docs/operations.md):
 //  1. the listening socket, in the host's mount namespace (so clients and bind mounts see it), or
 //     the one systemd passed (socket activation); refuse when a daemon already answers;
 //  2. a private mount namespace with the hierarchies mounted under <rundir>/fs;
@@ -66,7 +66,7 @@ struct Options {
     std::string release_agent = CGM_RELEASE_AGENT;
 };
 
-// Where the socket goes when --socket is not given (DESIGN §2.12).
+// Where the socket goes when --socket is not given (docs/dbus-api.md, "Socket").
 std::string default_socket_path() {
     struct statfs sfs {};
     if (::statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == TMPFS_MAGIC)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The Reaper removes the cgroups RemoveOnEmpty and Prune asked to go once empty, where the kernel
-// cannot do it for us (DESIGN §2.10-2.11): every cgroup v2 request, and v1 requests on
-// hierarchies whose release agent is not ours (premounted hierarchies, cgroup namespaces).
+// cannot do it for us (docs/operations.md, "Cgroups that remove themselves"): every cgroup v2 request, and v1 requests
+// on hierarchies whose release agent is not ours (premounted hierarchies, cgroup namespaces).
 //
 //  - It runs in a thread of its own; Operations hands it requests (EmptyWatcher::watch).
 //  - cgroup v2: one shared inotify instance watches each cgroup's cgroup.events; a change makes

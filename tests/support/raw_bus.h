@@ -66,7 +66,7 @@ public:
     /// The same with arguments known only at run time: strings ('s') and int32s ('i').
     using Arg = std::variant<std::string, int32_t>;
     BusReply call(const std::string& method, const std::vector<Arg>& args);
-    /// An *Scm call (reference §5): `args` are the method's arguments before the fd; then the
+    /// An *Scm call (docs/dbus-api.md section 5): `args` are the method's arguments before the fd; then the
     /// credential exchange, sending `requestor` and, for the methods that take one, `victim`
     /// ({pid, uid, gid}: pid for the pid methods, uid/gid for ChownScm). A failure is either the
     /// D-Bus error of the call or the name and message of the daemon's trailing ERROR datagram;

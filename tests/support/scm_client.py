@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""*Scm calls through python3-dbus, byte by byte as reference §5 describes them, plus misbehaving
+"""*Scm calls through python3-dbus, byte by byte as docs/dbus-api.md section 5 describes them, plus misbehaving
 variants for the protocol-abuse tests.
 
 usage: scm_client.py SOCKET METHOD [ARG...] [--victim PID] [--owner UID:GID] [--abuse MODE]

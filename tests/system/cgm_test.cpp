@@ -2,7 +2,7 @@
 //
 // cgm against the real daemon in the sandbox: each subcommand's exact output and exit status, as
 // root and as another uid; bad arguments refused before the daemon is contacted; and the original
-// test suite's scenarios (reference §9.2, 01-27 but 21 and 22) driven through cgm.
+// test suite's scenarios (01-27 but 21 and 22) driven through cgm.
 #include <sys/stat.h>
 
 #include "daemon_fixture.h"

@@ -144,7 +144,7 @@ TEST_F(DaemonTest, CompatErrorsAnswerInvalidRequest) {
     refused("Create", "ss", R"(["bogus","x"])", "InvalidArgs", "invalid request");
 }
 
-// ---- the original's scenarios (reference §9.2), as root, uid 1000 and container root ---------------
+// ---- the original's scenarios, as root, uid 1000 and container root ---------------
 
 TEST_F(DaemonTest, Scenarios01To08) {
     start();

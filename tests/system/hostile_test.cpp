@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Hostile input (DESIGN §6, issue 8): every category, for every method it applies to, plain and
+// Hostile input (docs/security.md): every category, for every method it applies to, plain and
 // Scm, against the real daemon. Each refusal must carry the exact error name and a message that
 // names the problem, and leave the cgroup trees byte-for-byte as they were (directories, owners,
 // modes, the content of every writable file); the daemon must go on serving everyone.
@@ -434,7 +434,7 @@ TEST_F(HostileTest, NothingOutsideTheCallersSubtreeIncludingPrefixSiblings) {
             refused_both("GetTasks", {c, std::string(target)}, "AccessDenied", "outside");
             refused_both("GetTasksRecursive", {c, std::string(target)}, "AccessDenied", "outside");
             refused_both("ListChildren", {c, std::string(target)}, "AccessDenied", "outside");
-            // 0.42 let ListKeys list any readable cgroup (reference §10 item 10).
+            // 0.42 let ListKeys list any readable cgroup.
             refused_both("ListKeys", {c, std::string(target)}, "AccessDenied", "outside");
         }
         // A process in the prefix sibling is not "in or below" /hostile/u1000 (0.42 answered "0").

@@ -133,7 +133,7 @@ TEST_P(PerHierarchy, ChownGivesTheDirectoryAndDelegatedFilesOnly) {
     if (!hy().is_unified()) {
         EXPECT_EQ(stat_of(at("zzz/tasks")).st_uid, 1000u);
     }
-    // The limits of the cgroup itself stay root's (reference §4.2 Chown).
+    // The limits of the cgroup itself stay root's (docs/dbus-api.md, Chown).
     EXPECT_EQ(stat_of(at(std::string("zzz/") + GetParam().key)).st_uid, 0u);
 }
 
@@ -215,7 +215,7 @@ TEST_P(PerHierarchy, GetPidCgroupOfAProcessOutsideTheRequestorIsRefused) {
     auto& victim = spawn();
     move_to(requestor.pid(), hy(), "a");
     move_to(victim.pid(), hy(), "ab");
-    // "/a" is not above "/ab" (DESIGN §2.4: whole components).
+    // "/a" is not above "/ab" (whole components).
     EXPECT_ERROR(ops().get_pid_cgroup(requestor.caller(), ctrl(), victim.pid()), ErrorKind::AccessDenied,
                  "not in or below");
 }

@@ -2,7 +2,7 @@
 //
 // cgproxy: a container-like run (new user, pid and mount namespaces, root mapped to host 100000,
 // the host's socket directory bind-mounted in) where plain calls and cgm inside reach the host's
-// daemon through the proxy (reference §9.2 test 22, §9.3 nstest); the proxy's refusals; and a
+// daemon through the proxy (the original's test 22 and its nstest); the proxy's refusals; and a
 // proxy that outlives its host daemon.
 #include <sys/mount.h>
 #include <sys/stat.h>

@@ -43,7 +43,7 @@ TEST_F(Scenario, ListControllersNamesEveryHierarchyOfThisProcess) {
     }));
 }
 
-// Reference test 05, and DESIGN §6: hostile paths are refused by every method that takes a path,
+// The original's test 05, and docs/security.md: hostile paths are refused by every method that takes a path,
 // with nothing created or changed.
 TEST_F(Scenario, HostilePathsAreRefusedAndChangeNothing) {
     const std::string long_component(256, 'x');
@@ -96,7 +96,7 @@ TEST_F(Scenario, HostilePathsAreRefusedAndChangeNothing) {
     EXPECT_TRUE(env().watches().entries().empty());
 }
 
-// DESIGN §2.4: keys are single file names; the protected files are never written.
+// Keys are single file names; the protected files are never written.
 TEST_F(Scenario, KeysMustBeFileNamesAndProtectedFilesAreNotWritable) {
     ASSERT_OK(ops().create(self_caller(), "memory", "k/inner"));
     // The 0.42 hole: "../" keys reached files outside the target cgroup.
@@ -257,7 +257,7 @@ TEST_F(Scenario, ControllerListsAndAll) {
     auto kids = ops().list_children(self_caller(), "name=systemd", "");
     ASSERT_OK(kids);
     EXPECT_NE(std::find(kids->begin(), kids->end(), "named"), kids->end());
-    // Remove over a list: existed is -1 only when absent everywhere (DESIGN §2.8).
+    // Remove over a list: existed is -1 only when absent everywhere.
     auto rm = ops().remove(self_caller(), "memory,freezer,pids", "pair", true);
     ASSERT_OK(rm);
     EXPECT_EQ(wire_value(*rm), 1);
@@ -290,7 +290,7 @@ TEST_F(Scenario, CreateRespectsTheDepthLimit) {
     ASSERT_OK(shallow.create(self_caller(), "memory", "d1/d2/d3"));
     EXPECT_ERROR(shallow.create(self_caller(), "memory", "d1/d2/d3/d4"), ErrorKind::LimitsExceeded, "limit is 3");
     EXPECT_FALSE(exists(path(h("memory"), "d1/d2/d3/d4")));
-    // The requestor's own depth counts too (DESIGN §2.7).
+    // The requestor's own depth counts too.
     auto& c = spawn();
     move_to(c.pid(), h("memory"), "d1/d2");
     EXPECT_ERROR(shallow.create(c.caller(), "memory", "e1/e2"), ErrorKind::LimitsExceeded, "4 levels");
@@ -351,7 +351,7 @@ TEST_F(Scenario, BadVictimsAreRefused) {
     EXPECT_ERROR(ops().chown(self_caller(), "memory", "v", -5, 0), ErrorKind::InvalidArgs, "uid -5");
 }
 
-// Plain calls that name pids need the caller in the daemon's pid namespace (reference §4.2).
+// Plain calls that name pids need the caller in the daemon's pid namespace.
 TEST_F(Scenario, PidCallsFromAnotherPidNamespaceNeedAProxy) {
     ASSERT_OK(ops().create(self_caller(), "memory", "ns"));
     auto& inner = keep(Child::spawn(Child::Spec{0, 0, "", false, true}));
@@ -389,7 +389,7 @@ TEST_F(Scenario, MovePidContainmentUsesWholeComponents) {
 
 // ---- User namespaces ------------------------------------------------------------------------------
 
-// The nstest scenario (reference §9.3): container root (host uid 100000) creates and enters a
+// The original's nstest scenario: container root (host uid 100000) creates and enters a
 // child of a cgroup given to it, but nothing it was not given.
 TEST_F(Scenario, RootInAUserNamespaceManagesWhatIsMappedToIt) {
     const Hierarchy& fr = h("freezer");
@@ -448,7 +448,7 @@ TEST_F(Scenario, ScmCallsAreConfinedToTheProxysCgroup) {
     EXPECT_EQ(cgroup_of(stranger.pid(), mem), "/outside");
 }
 
-// A proxy started by systemd sits in init.scope; it acts for the cgroup above (reference §3.2).
+// A proxy started by systemd sits in init.scope; it acts for the cgroup above.
 TEST_F(Scenario, ProxyInInitScopeActsForItsParent) {
     const Hierarchy& mem = h("memory");
     ASSERT_OK(ops().create(self_caller(), "memory", "ct/init.scope"));

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// CgroupPath and parse_cgroup_arg: validation of client paths (DESIGN §2.4: component-wise checks),
+// CgroupPath and parse_cgroup_arg: validation of client paths (component-wise checks, docs/dbus-api.md section 3),
 // kernel paths, and the component-wise path algebra.
 #include "core/cgroup_path.h"
 
@@ -363,7 +363,7 @@ TEST(CgroupPathTest, EndsWithAndWithoutSuffix) {
     EXPECT_EQ(P("a/b/c").without_suffix(3).str(), "");
     EXPECT_EQ(P("a/b/c").without_suffix(7).str(), "");
     EXPECT_EQ(P("").without_suffix(1).str(), "");
-    // The init.scope cut of reference §3.2, as callers do it.
+    // The init.scope cut (docs/dbus-api.md section 2), as callers do it.
     CgroupPath pid1 = CgroupPath::from_kernel("/init.scope").value();
     CgroupPath suffix = P("init.scope");
     ASSERT_TRUE(pid1.ends_with(suffix));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Hierarchy planning (reference §2.3, DESIGN §2.10) from literal mountinfo and /proc/cgroups text,
-// and the HierarchyTable's naming, ordering and controller-argument resolution (reference §3.5).
+// Hierarchy planning (docs/dbus-api.md, "Controller argument") from literal mountinfo and /proc/cgroups text,
+// and the HierarchyTable's naming, ordering and controller-argument resolution.
 #include "core/hierarchy.h"
 
 #include <gtest/gtest.h>
@@ -601,7 +601,7 @@ TEST(HierarchyTableTest, ResolveOne) {
 
 TEST(HierarchyTableTest, ResolveOneRefusesAllOnASingleHierarchyHost) {
     // On a pure v2 host "all" is exactly one hierarchy; single-hierarchy methods still refuse it,
-    // with or without a trailing comma (reference §3.5: "all" is not a controller there).
+    // with or without a trailing comma ("all" is not a controller there).
     std::vector<std::unique_ptr<Hierarchy>> hs;
     hs.push_back(v2({"cpu", "io", "memory", "pids"}));
     HierarchyTable t(std::move(hs));

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The authorization policy (reference §4.1, DESIGN §2.4): may_access, may_move_pid, the root
+// The authorization policy (docs/dbus-api.md section 2): may_access, may_move_pid, the root
 // predicates and check_key.
 #include "core/policy.h"
 
