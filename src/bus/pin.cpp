@@ -63,6 +63,7 @@ PeerPin pin_peer(int sock, const Ucred& peer) {
             // without knowing who holds it.
             p.refusal = fmt::format("the daemon could not pin the connecting process (SO_PEERPIDFD: {}); try again",
                                     std::strerror(err));
+            p.err = err;
             return p;
         }
     }
@@ -72,9 +73,16 @@ PeerPin pin_peer(int sock, const Ucred& peer) {
         if (fd.error().kind == ErrorKind::NotFound)
             return exited();
         p.refusal = fmt::format("the daemon could not pin the connecting process: {}", fd.error().message);
+        p.err = fd.error().sys_errno;
         return p;
     }
     auto st = status_of(peer.pid);
+    if (!st && st.error().kind != ErrorKind::NotFound) {
+        // Not a sign that the peer is gone: /proc could not be read (out of descriptors, say).
+        p.refusal = fmt::format("the daemon could not check the connecting process: {}", st.error().message);
+        p.err = st.error().sys_errno;
+        return p;
+    }
     if (!st || !ProcSource::alive(fd->get()))
         return exited();
     if (!st->has_uid(peer.uid)) {
@@ -113,6 +121,11 @@ Result<UniqueFd> pin_credential(ReceivedCred& d, std::string_view what, bool che
     const ProcSource* proc = system_proc();
     auto started = proc ? proc->start_time(pid) : make_error(ErrorKind::Failed, "/proc cannot be opened");
     auto st = status_of(pid);
+    // /proc that cannot be read (out of descriptors, say) says nothing about the process.
+    if (!started && started.error().kind != ErrorKind::NotFound)
+        return std::move(started).error();
+    if (!st && st.error().kind != ErrorKind::NotFound)
+        return std::move(st).error();
     if (!started || !st || !ProcSource::alive(fd->get()))
         return gone();
     if (*started > boot_tick_of(d.sent))

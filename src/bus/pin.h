@@ -33,6 +33,7 @@ struct PeerPin {
     UniqueFd pidfd;       ///< valid: serve it as this process
     bool drop = false;    ///< the peer is gone (or its pid names another process): close it at once
     std::string refusal;  ///< not empty: it cannot be pinned now (e.g. no descriptor was left)
+    int err = 0;          ///< with a refusal: the errno behind it (EMFILE, ENFILE: out of descriptors)
     std::string why;      ///< why it is dropped, for the log
 };
 PeerPin pin_peer(int sock, const Ucred& peer);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bus/server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -59,12 +60,24 @@ Result<void> Loop::start() {
         }
         reaper_.reset(s);
         sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        // sd-event makes one timerfd per clock when the first timer of that clock is added and
+        // keeps it: make it now, so that adopting a connection (whose timers use that clock)
+        // needs no descriptor beyond those the acceptor counted.
+        r = sd_event_add_time(
+            e, &s, CLOCK_MONOTONIC, 0, 0, [](sd_event_source*, uint64_t, void*) { return 0; }, nullptr);
+        if (r < 0) {
+            ready.set_value(errno_error(-r, "sd_event_add_time"));
+            return;
+        }
+        clock_.reset(s);
+        sd_event_source_set_enabled(s, SD_EVENT_OFF);
         ready.set_value(ok());
         r = sd_event_loop(e);
         if (r < 0)
             spdlog::error("event loop {} failed: {}", index_, std::strerror(-r));
         connections_.clear();
         retired_.clear();
+        clock_.reset();
         reaper_.reset();
         wakeup_source_.reset();
         event_.reset();
@@ -291,16 +304,32 @@ void Server::release(uid_t uid, bool refused) {
     fds_.release(uid, connection_fds(config_));
 }
 
+bool Server::refill_spare_fds() {
+    while (spare_fds_.size() < kSpareFds) {
+        int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return false;
+        spare_fds_.emplace_back(fd);
+    }
+    return true;
+}
+
 void Server::accept_all() {
     for (;;) {
+        // Out of fds (or another resource): new clients wait in the backlog until some are freed;
+        // retry shortly instead of spinning on a readable listening socket.
+        if (!refill_spare_fds()) {
+            spdlog::warn("accept: no descriptors to spare for pinning a client ({}); refusing new clients for 100 ms",
+                         std::strerror(errno));
+            pause_accepting();
+            return;
+        }
         int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno == EAGAIN)
                 return;
-            // Out of fds (or another resource): new clients wait in the backlog until some are
-            // freed; retry shortly instead of spinning on a readable listening socket.
             spdlog::warn("accept: {}; refusing new clients for 100 ms", std::strerror(errno));
             pause_accepting();
             return;
@@ -320,6 +349,10 @@ void Server::accept_all() {
         Accepted a;
         a.peer = Ucred{uc.pid, uc.uid, uc.gid};
         PeerPin pin = pin_peer(fd, a.peer);
+        if ((pin.err == EMFILE || pin.err == ENFILE) && !spare_fds_.empty()) {
+            spare_fds_.clear();  // what they are kept for; the next round takes them back or waits
+            pin = pin_peer(fd, a.peer);
+        }
         if (pin.drop) {
             spdlog::info("dropping a connection from uid {}: {}", uc.uid, pin.why);
             continue;

@@ -110,6 +110,7 @@ private:
     UniqueFd wakeup_fd_;
     SourcePtr wakeup_source_;
     SourcePtr reaper_;
+    SourcePtr clock_;  ///< a disabled timer that makes the loop's monotonic timerfd at start
     std::thread thread_;
     std::mutex mu_;
     std::deque<Accepted> incoming_;
@@ -163,6 +164,9 @@ private:
     static int on_accept_retry(sd_event_source* s, uint64_t usec, void* userdata);
     void accept_all();
     void pause_accepting();
+    /// Take the spare descriptors back (open /dev/null until there are kSpareFds); false with
+    /// errno when the process is out of them.
+    bool refill_spare_fds();
 
     ServerConfig config_;
     UniqueFd listen_fd_;
@@ -189,6 +193,13 @@ private:
     Budget fds_;
     Budget bytes_;
     bool charge_fds_locked(uid_t uid, size_t n, std::string& refusal);
+
+    /// Descriptors held back so that a connection just accepted can always be pinned (its pidfd,
+    /// and a /proc file on kernels before 6.5): let go when pinning runs out of descriptors, taken
+    /// again before the next accept. Without them the last free descriptor would go to accept()
+    /// and the client would be refused instead of waiting in the backlog.
+    static constexpr size_t kSpareFds = 2;
+    std::vector<UniqueFd> spare_fds_;
 
     EventPtr event_;
     SourcePtr accept_source_;
