@@ -129,6 +129,9 @@ Result<HierarchyPlan> plan_hierarchies(const HierarchyPlanInput& in) {
                     plan.specs.push_back(std::move(spec));
                     have_unified = true;
                 }
+                for (auto& s : plan.specs)
+                    if (s.kind == HierarchyKind::Unified)
+                        s.requested = true;
                 continue;
             }
             if (is_named(tok)) {

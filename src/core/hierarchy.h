@@ -39,8 +39,11 @@ struct HierarchySpec {
     /// v2: left empty by planning; filled from the mounted root's cgroup.controllers.
     std::vector<std::string> controllers;
     bool premounted = false;  ///< the host already has it mounted
-    std::string mount_data;   ///< v1 mount(2) data: "cpu,cpuacct", "none,name=systemd"
-    std::string dir_name;     ///< directory under <rundir>/fs: "memory", "systemd", "unified"
+    /// cgroup2 named by -m unified: managed even when it offers no controllers (otherwise such a
+    /// cgroup2, systemd's hybrid layout, is left alone as 0.42 left it).
+    bool requested = false;
+    std::string mount_data;  ///< v1 mount(2) data: "cpu,cpuacct", "none,name=systemd"
+    std::string dir_name;    ///< directory under <rundir>/fs: "memory", "systemd", "unified"
 };
 
 struct HierarchyPlanInput {

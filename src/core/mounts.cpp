@@ -89,7 +89,9 @@ namespace {
 
 // Mount one planned hierarchy at fs/<dir_name>; nullptr (with a warning) when a hierarchy the
 // host does not have cannot be mounted.
-Result<std::shared_ptr<Hierarchy>> mount_one(const HierarchySpec& spec, const std::string& fs,
+// `with_v1`: v1 hierarchies are managed too (a hybrid host), where a cgroup2 without controllers
+// is left alone unless -m unified asks for it.
+Result<std::shared_ptr<Hierarchy>> mount_one(const HierarchySpec& spec, const std::string& fs, bool with_v1,
                                              std::vector<std::string>& warnings) {
     const std::string mp = fs + "/" + spec.dir_name;
     CGM_TRY(sys::mkdir(mp, 0755, false));
@@ -108,6 +110,17 @@ Result<std::shared_ptr<Hierarchy>> mount_one(const HierarchySpec& spec, const st
         return std::shared_ptr<Hierarchy>();
     }
     auto h = CGM_TRY(open_hierarchy(spec, mp));
+    if (h->is_unified() && h->controllers.empty() && with_v1 && !spec.requested) {
+        // systemd's hybrid layout: a cgroup2 for process tracking only. 0.42 did not manage it,
+        // and listing it would put a hierarchy without tasks files into "all". (Where cgroup2 is
+        // all there is, it is managed with or without controllers.)
+        h.reset();
+        ::umount2(mp.c_str(), MNT_DETACH);
+        ::rmdir(mp.c_str());
+        warnings.push_back(
+            "cgroup2 offers no controllers here and v1 hierarchies are managed; not managing it (-m unified would)");
+        return std::shared_ptr<Hierarchy>();
+    }
     // Co-mounted controllers get a link each, so fs/<controller> exists for every controller.
     for (size_t i = 1; i < spec.controllers.size(); ++i) {
         std::string alias = fs + "/" + std::string(strip_name_prefix(spec.controllers[i]));
@@ -137,8 +150,10 @@ Result<HierarchyTable> mount_hierarchies(const PrivateMountNamespace&, const Hie
     if (::mount("cgmfs", fs.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") < 0)
         return errno_error(errno, "mount tmpfs on {}", fs);
     std::vector<std::shared_ptr<Hierarchy>> list;
+    const bool with_v1 = std::any_of(plan.specs.begin(), plan.specs.end(),
+                                     [](const HierarchySpec& s) { return s.kind == HierarchyKind::Legacy; });
     for (const auto& spec : plan.specs)
-        if (auto h = CGM_TRY(mount_one(spec, fs, warnings)))
+        if (auto h = CGM_TRY(mount_one(spec, fs, with_v1, warnings)))
             list.push_back(std::move(h));
     return HierarchyTable(std::move(list));
 }
@@ -170,7 +185,10 @@ Result<HierarchyTable> mount_new_hierarchies(const PrivateMountNamespace&, const
         for (int i = 2; ::lstat((fs + "/" + spec.dir_name).c_str(), &st) == 0; ++i)
             spec.dir_name = fmt::format("{}.{}", base, i);
         spec.premounted = false;  // found later: a failure to mount it is not fatal
-        if (auto h = CGM_TRY(mount_one(spec, fs, warnings)))
+        const bool with_v1 = std::any_of(list.begin(), list.end(), [](const auto& h) { return !h->is_unified(); }) ||
+                             std::any_of(plan.specs.begin(), plan.specs.end(),
+                                         [](const HierarchySpec& s) { return s.kind == HierarchyKind::Legacy; });
+        if (auto h = CGM_TRY(mount_one(spec, fs, with_v1, warnings)))
             list.push_back(std::move(h));
     }
     return HierarchyTable(std::move(list));

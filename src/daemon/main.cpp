@@ -251,7 +251,9 @@ int real_main(int argc, char** argv) {
     CLI::App app{"cgmanager: manage cgroups for unprivileged users and containers over D-Bus"};
     Options opt;
     app.set_version_flag("--version", std::string(CGM_VERSION));
-    app.add_option("-m,--mount", opt.mount, "Extra hierarchies to mount: name=X, a kernel controller, or unified")
+    app.add_option("-m,--mount", opt.mount,
+                   "Extra hierarchies to mount: name=X, a kernel controller, or unified (which also manages a "
+                   "cgroup2 that offers no controllers)")
         ->delimiter(',');
     app.add_option("-M,--skip", opt.skip,
                    "Hierarchies not to manage, by any controller (memory, name=systemd, unified)")

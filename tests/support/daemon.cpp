@@ -56,6 +56,10 @@ std::unique_ptr<Daemon> Daemon::start(Config config) {
         argv.push_back("--socket");
         argv.push_back(d->socket_);
     }
+    if (config.manage_unified) {
+        argv.push_back("-m");
+        argv.push_back("unified");
+    }
     argv.insert(argv.end(), config.args.begin(), config.args.end());
     ::fflush(nullptr);
     pid_t pid = ::fork();

@@ -24,6 +24,9 @@ public:
         bool expect_ready = true;                              ///< wait for READY=1 (else: for the process to exit)
         std::string rundir;                                    ///< --rundir (empty: a fresh one under /run/cgmtest)
         std::vector<std::pair<std::string, std::string>> env;  ///< extra environment
+        /// Pass -m unified: the sandbox's cgroup2 offers no controllers on these hybrid machines,
+        /// and the daemon manages such a cgroup2 beside v1 hierarchies only when asked.
+        bool manage_unified = true;
 
         static Config with_args(std::vector<std::string> a) {
             Config c;

@@ -89,6 +89,8 @@ SystemEnv::SystemEnv() {
     auto input = read_plan_input();
     if (!input)
         fatal(input.error().message);
+    // The sandbox's cgroup2 offers no controllers on hybrid machines: managed only when asked.
+    input->extra_mounts = {"unified"};
     auto plan = plan_hierarchies(*input);
     if (!plan)
         fatal(plan.error().message);

@@ -472,6 +472,45 @@ TEST_F(DaemonTest, SocketActivation) {
     ::unlink(path.c_str());
 }
 
+// On a hybrid host a cgroup2 that offers no controllers (the sandbox's, on these machines) is not
+// managed unless -m unified asks, as with 0.42: "all" then means the v1 hierarchies (LXC 2.0
+// chmods "tasks" in all of them) and every ListControllers entry names a controller of
+// /proc/self/cgroup (the original's test 23).
+TEST_F(DaemonTest, AControllerlessCgroup2BesideV1IsManagedOnlyWhenAsked) {
+    if (!read_text(fs("unified") + "/cgroup.controllers").empty())
+        GTEST_SKIP() << "the sandbox's cgroup2 offers controllers here: " << read_text(fs("unified") + "/cgroup.controllers");
+    Daemon::Config config;
+    config.manage_unified = false;
+    Daemon& d = start(config);
+    auto ctrls = ok("ListControllers", "", "[]");
+    EXPECT_EQ(ctrls.find("\"unified\""), std::string::npos) << ctrls;
+    EXPECT_NE(d.log().find("cgroup2 offers no controllers here and v1 hierarchies are managed; not managing it"),
+              std::string::npos)
+        << d.log();
+    const std::string self = read_text("/proc/self/cgroup");
+    size_t names = 0;
+    for (size_t at = ctrls.find('"'); at != std::string::npos; at = ctrls.find('"', at + 1)) {
+        const size_t end = ctrls.find('"', at + 1);
+        ASSERT_NE(end, std::string::npos) << ctrls;
+        const std::string name = ctrls.substr(at + 1, end - at - 1);
+        EXPECT_NE(self.find(":" + name + ":"), std::string::npos) << name << " is not in\n" << self;
+        ++names;
+        at = end;
+    }
+    EXPECT_GE(names, 5u) << ctrls;
+    refused("Create", "ss", R"(["unified","x"])", "InvalidArgs", "unknown controller 'unified'");
+    ok("Create", "ss", R"(["all","lxc/c2"])");
+    ok("Chmod", "sssi", R"(["all","lxc/c2","tasks",436])");  // 0664, as LXC 2.0 does
+    for (const char* h : {"memory", "freezer", "systemd"})
+        EXPECT_EQ(stat_of(fs(h, "lxc/c2/tasks")).st_mode & 0777, 0664u) << h;
+    EXPECT_FALSE(exists(fs("unified", "lxc")));
+    ok("Remove", "ssi", R"(["all","lxc",1])");
+    EXPECT_FALSE(exists(fs("memory", "lxc")));
+    // Asked for, it is managed (and "all" then includes it).
+    start();
+    EXPECT_NE(ok("ListControllers", "", "[]").find("\"unified\""), std::string::npos);
+}
+
 TEST_F(DaemonTest, SighupFindsHierarchiesMountedSinceStart) {
     // A named hierarchy is known to the daemon only from the mounts (it is not in /proc/cgroups).
     // Hide name=systemd from this (sandbox) mount namespace, start, mount it back, SIGHUP.

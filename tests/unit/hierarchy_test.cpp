@@ -201,6 +201,25 @@ const Strings kHybridPlan = {
     "v2||pre||unified",
 };
 
+// cgroup2 is managed without controllers only when -m unified asks (systemd's hybrid layout
+// mounts one for process tracking; 0.42 left it alone): planning marks which one was asked for.
+TEST(PlanHierarchiesTest, UnifiedIsRequestedOnlyByMinusM) {
+    auto requested = [](const HierarchyPlanInput& in) {
+        auto r = plan_hierarchies(in);
+        EXPECT_TRUE(IsOk(r));
+        Strings out;
+        if (r)
+            for (const auto& s : r->specs)
+                if (s.kind == HierarchyKind::Unified)
+                    out.push_back(std::string(s.premounted ? "pre" : "new") + (s.requested ? "|requested" : ""));
+        return out;
+    };
+    EXPECT_EQ(requested(input(kHybridMountinfo, kHybridCgroups)), Strings{"pre"});
+    EXPECT_EQ(requested(input(kHybridMountinfo, kHybridCgroups, {"unified"})), Strings{"pre|requested"});
+    EXPECT_EQ(requested(input(kLegacyMountinfo, kLegacyCgroups, {"unified"})), Strings{"new|requested"});
+    EXPECT_EQ(requested(input(kLegacyMountinfo, kLegacyCgroups, {"memory"})), Strings{});
+}
+
 TEST(PlanHierarchiesTest, HybridHost) {
     // net_cls, perf_event, net_prio and hugetlb are unbound, but cgroup2 is mounted: not taken.
     EXPECT_EQ(plan_of(input(kHybridMountinfo, kHybridCgroups)), kHybridPlan);

@@ -39,8 +39,7 @@ TEST(PinPeer, AFailureToAskIsARefusalWithItsErrno) {
     EXPECT_FALSE(p.drop) << p.why;
     EXPECT_FALSE(p.pidfd);
     EXPECT_EQ(p.err, ENOTSOCK);
-    EXPECT_NE(p.refusal.find("could not pin the connecting process (SO_PEERPIDFD: "), std::string::npos)
-        << p.refusal;
+    EXPECT_NE(p.refusal.find("could not pin the connecting process (SO_PEERPIDFD: "), std::string::npos) << p.refusal;
 }
 
 }  // namespace
