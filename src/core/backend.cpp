@@ -36,6 +36,20 @@ void sort_unique(std::vector<pid_t>& v) {
     v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
+// The space-separated words of a cgroup v2 list file (cgroup.controllers, cgroup.subtree_control).
+Result<std::vector<std::string>> read_words(int dir_fd, std::string_view name) {
+    auto text = CGM_TRY(cgfs::read_file(dir_fd, name, limits::kMaxReadBytes));
+    std::vector<std::string> out;
+    for (auto& w : split(trim(text), ' '))
+        if (!w.empty())
+            out.push_back(std::move(w));
+    return out;
+}
+
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
 // ---------------------------------------------------------------------------------------------
 // cgroup v1
 
@@ -59,6 +73,12 @@ public:
         return ok();
     }
 
+    Result<std::vector<std::string>> controllers_to_enable(int, const ControllerWish&) const override {
+        return std::vector<std::string>();
+    }
+
+    Result<void> enable_controllers(int, const std::vector<std::string>&, bool) const override { return ok(); }
+
     std::vector<std::string> delegated_files() const override { return {"tasks", "cgroup.procs"}; }
 
     std::string_view undelegated_file() const override { return "notify_on_release"; }
@@ -79,7 +99,7 @@ public:
 
     Result<void> before_remove(int) const override { return ok(); }
 
-    void after_set_value(int, std::string_view, std::string_view) const override {}
+    Error explain_write_error(Error e, std::string_view) const override { return e; }
 
     Result<void> after_chmod(int, std::string_view, mode_t) const override { return ok(); }
 
@@ -114,7 +134,60 @@ public:
         }
         if (request.empty())
             return ok();
-        return cgfs::write_file(new_fd, "cgroup.subtree_control", request);
+        auto w = cgfs::write_file(new_fd, "cgroup.subtree_control", request);
+        if (!w)
+            return with_v2_rule(std::move(w).error(), "cgroup.subtree_control");
+        return ok();
+    }
+
+    Result<std::vector<std::string>> controllers_to_enable(int dir_fd, const ControllerWish& wish) const override {
+        auto available = CGM_TRY(read_words(dir_fd, "cgroup.controllers"));
+        auto enabled = CGM_TRY(read_words(dir_fd, "cgroup.subtree_control"));
+        std::vector<std::string> out;
+        const auto& wanted = wish.all ? available : wish.names;
+        for (const auto& c : wanted) {
+            if (contains(enabled, c) || contains(out, c))
+                continue;
+            if (!contains(available, c)) {
+                if (!CGM_TRY(cgfs::open_file(dir_fd, "cgroup.type")))  // the root cgroup
+                    return make_error(ErrorKind::NotSupported,
+                                      "the kernel offers no {} controller on cgroup2 here (it is bound to a v1 "
+                                      "hierarchy, disabled at boot, or not built)",
+                                      c);
+                return make_error(
+                    ErrorKind::NotSupported,
+                    "controller {} is not available here (its cgroup.controllers: {}): cgroup v2 offers "
+                    "a cgroup only the controllers its parent enables for its children",
+                    c, available.empty() ? std::string("none") : fmt::format("{}", fmt::join(available, " ")));
+            }
+            out.push_back(c);
+        }
+        // Not in a cgroup that holds processes (the root cgroup aside): the kernel refuses domain
+        // controllers there, and takes threaded ones only by making the cgroup a threaded root,
+        // whose domain children can then enable nothing.
+        if (!out.empty() && CGM_TRY(cgfs::open_file(dir_fd, "cgroup.type"))) {
+            auto procs = CGM_TRY(cgfs::read_file(dir_fd, "cgroup.procs", limits::kMaxTasksFileBytes));
+            if (!trim(procs).empty()) {
+                if (wish.all)
+                    return std::vector<std::string>();  // nothing can be enabled here
+                return with_v2_rule(
+                    Error(ErrorKind::Failed,
+                          fmt::format("cannot enable {} for its children: it holds processes", fmt::join(out, ", ")),
+                          EBUSY),
+                    "cgroup.subtree_control");
+            }
+        }
+        return out;
+    }
+
+    Result<void> enable_controllers(int dir_fd, const std::vector<std::string>& names, bool on) const override {
+        for (const auto& c : names) {
+            auto w = cgfs::write_file(dir_fd, "cgroup.subtree_control", (on ? "+" : "-") + c);
+            if (!w)
+                return with_v2_rule(std::move(w).error(), "cgroup.subtree_control")
+                    .with_context(fmt::format("{} {} for its children", on ? "enabling" : "disabling", c));
+        }
+        return ok();
     }
 
     std::vector<std::string> delegated_files() const override {
@@ -135,11 +208,15 @@ public:
     Result<PidTarget> pid_target(int dir_fd) const override {
         // A leaf that is not ours refuses the move here, while MovePid is still checking, before it
         // moves the process in any hierarchy.
-        CGM_TRY(open_leaf(dir_fd));
+        if (!CGM_TRY(is_root(dir_fd)))
+            CGM_TRY(open_leaf(dir_fd));
         return PidTarget{"cgroup.procs", "cgroup.procs"};
     }
 
     Result<UniqueFd> open_pid_dir(int dir_fd) const override {
+        // The root cgroup holds processes beside children that enable controllers: no leaf there.
+        if (CGM_TRY(is_root(dir_fd)))
+            return sys::dup(dir_fd);
         auto leaf = CGM_TRY(open_leaf(dir_fd));
         if (leaf)
             return std::move(*leaf);
@@ -174,19 +251,8 @@ public:
         return cgfs::rmdir_child_if(dir_fd, kLeafName, CGM_TRY(sys::fstat(leaf->get())));
     }
 
-    void after_set_value(int dir_fd, std::string_view key, std::string_view value) const override {
-        // Core files configure the cgroup itself (enabling controllers in the leaf would make it
-        // unable to hold processes); only controller files are mirrored.
-        if (key.substr(0, 7) == "cgroup.")
-            return;
-        auto leaf = open_leaf(dir_fd);
-        if (!leaf || !*leaf)
-            return;  // no leaf, or not ours: nothing to mirror into
-        const int leaf_fd = (*leaf)->get();
-        auto file = cgfs::open_file(leaf_fd, key);
-        if (!file || !*file)
-            return;
-        (void)cgfs::write_file(leaf_fd, key, value);
+    Error explain_write_error(Error e, std::string_view file) const override {
+        return with_v2_rule(std::move(e), file);
     }
 
     Result<void> after_chmod(int dir_fd, std::string_view file, mode_t mode) const override {
@@ -207,6 +273,9 @@ public:
     Result<bool> mark_remove_on_empty(const Hierarchy&, int) const override { return false; }
 
 private:
+    // The root cgroup (of the system, not of a cgroup namespace) is the one without cgroup.type.
+    static Result<bool> is_root(int dir_fd) { return !CGM_TRY(cgfs::open_file(dir_fd, "cgroup.type")); }
+
     Result<void> chown_files(int dir_fd, uid_t uid, gid_t gid) const {
         for (const auto& name : delegated_files())
             CGM_TRY(cgfs::chown_file(dir_fd, name, uid, gid));
@@ -268,6 +337,52 @@ Result<CgroupPath> CgroupBackend::process_cgroup(const Hierarchy& h, const std::
     if (h.is_unified() && path.name() == kLeafName)
         path = path.parent();
     return path;
+}
+
+Error with_v2_rule(Error e, std::string_view file) {
+    const bool subtree = file == "cgroup.subtree_control";
+    const bool procs = file == "cgroup.procs" || file == "cgroup.threads";
+    const bool type = file == "cgroup.type";
+    std::string_view rule;
+    switch (e.sys_errno) {
+    case EBUSY:
+        if (subtree)
+            rule =
+                "cgroup v2 lets a cgroup enable controllers for its children only while it holds no processes "
+                "itself, and disable one only while no child enables it further (the no-internal-processes "
+                "rule: move its processes into a child cgroup first)";
+        else if (procs)
+            rule =
+                "cgroup v2 puts no processes into a cgroup that enables controllers for its children (the "
+                "no-internal-processes rule)";
+        break;
+    case EOPNOTSUPP:
+        if (subtree)
+            rule =
+                "cgroup v2 enables no domain controller inside a threaded subtree, and nothing in a cgroup "
+                "whose parent holds processes and enables threaded controllers (an invalid domain)";
+        else if (procs)
+            rule = "a threaded cgroup takes threads (cgroup.threads), not whole processes";
+        else if (type)
+            rule =
+                "a cgroup becomes threaded only below a valid domain or threaded cgroup, and only while it "
+                "enables no domain controller";
+        break;
+    case EINVAL:
+        if (type)
+            rule = "cgroup.type can only be set to \"threaded\"";
+        else if (file == "cgroup.threads")
+            rule = "a thread can move only within its process's threaded subtree";
+        break;
+    case ENOENT:
+        if (subtree)
+            rule = "a cgroup can enable only the controllers its parent enables for it (its cgroup.controllers)";
+        break;
+    default: break;
+    }
+    if (!rule.empty())
+        e.message = fmt::format("{} ({})", e.message, rule);
+    return e;
 }
 
 const CgroupBackend& legacy_backend() {

@@ -27,6 +27,18 @@ struct PidTarget {
                              ///< clients see and what Chown and Chmod change ("tasks", "cgroup.procs")
 };
 
+/// The controllers Create is to make available in the cgroup it makes (cgroup v2: a controller is
+/// there only where every cgroup above enables it for its children).
+struct ControllerWish {
+    bool all = false;                ///< `all` or `unified`: every controller that can be enabled
+    std::vector<std::string> names;  ///< named controllers: each must be made available
+};
+
+/// Why the kernel refused a write to a cgroup v2 core file, when it is one of cgroup v2's rules:
+/// `e` with the rule said after it (`file` as written: "cgroup.subtree_control", "cgroup.procs",
+/// "cgroup.threads", "cgroup.type"); other errors come back as they are.
+Error with_v2_rule(Error e, std::string_view file);
+
 class CgroupBackend {
 public:
     virtual ~CgroupBackend() = default;
@@ -37,6 +49,15 @@ public:
     /// Prepare a directory Create just made (with the requestor's ids, and checked to be that
     /// directory): v2 copies the parent's enabled controllers, v1 cpuset copies cpus and mems.
     virtual Result<void> init_new_cgroup(const Hierarchy& h, int parent_fd, int new_fd) const = 0;
+
+    /// Create, for an existing cgroup on the way to the new one (the caller's own cgroup and those
+    /// below it): the controllers still to be enabled for its children to meet `wish` (v2: in
+    /// its cgroup.subtree_control), or `NotSupported` naming a named controller it does not have
+    /// (its parent does not enable it). v1: none.
+    virtual Result<std::vector<std::string>> controllers_to_enable(int dir_fd, const ControllerWish& wish) const = 0;
+    /// Enable (`on`) or disable controllers for the children of the cgroup open at dir_fd, one
+    /// write each, in order; stops at the first refusal, which names the kernel's rule.
+    virtual Result<void> enable_controllers(int dir_fd, const std::vector<std::string>& names, bool on) const = 0;
 
     /// The files Chown gives to the new owner besides the directory itself.
     virtual std::vector<std::string> delegated_files() const = 0;
@@ -53,7 +74,8 @@ public:
     /// leaf that is not ours, so that MovePid refuses before it moves anything).
     virtual Result<PidTarget> pid_target(int dir_fd) const = 0;
     /// The directory MovePid writes PidTarget::procs_file in: v1 the cgroup itself, v2 its hidden
-    /// leaf, made (owned like the cgroup) when missing and always checked to be ours.
+    /// leaf, made (owned like the cgroup) when missing and always checked to be ours; the root
+    /// cgroup itself on v2 (the kernel's rule for internal processes spares it: no leaf there).
     virtual Result<UniqueFd> open_pid_dir(int dir_fd) const = 0;
 
     /// Pids (v1: thread ids) in the cgroup itself, sorted and unique.
@@ -65,10 +87,9 @@ public:
     /// Called before rmdir of the cgroup open at dir_fd (v2 removes the leaf, if it is ours).
     virtual Result<void> before_remove(int dir_fd) const = 0;
 
-    /// After SetValue wrote key=value in the cgroup: v2 writes it to the leaf as well when the
-    /// leaf is ours and has that key and it is a controller file (never a cgroup.* core file); a
-    /// failure there, or a leaf that is not ours, is not an error: the cgroup's own file was written.
-    virtual void after_set_value(int dir_fd, std::string_view key, std::string_view value) const = 0;
+    /// A failed write of SetValue or MovePid to `file` of a cgroup, as the caller is told it (v2:
+    /// with_v2_rule).
+    virtual Error explain_write_error(Error e, std::string_view file) const = 0;
 
     /// After Chmod changed `file` ("" = the directory) of the cgroup: v2 gives the leaf's same
     /// file the same mode, so direct cgroupfs access agrees with the cgroup's (a leaf that is not

@@ -473,6 +473,27 @@ Result<std::string> Operations::get_pid_cgroup_abs(const Caller& c, std::string_
     return rel->absolute();
 }
 
+namespace {
+
+// What Create's controller argument asks of hierarchy h: the controllers it names that h has, or
+// every one for `all` and for `unified` (the hierarchy's own name).
+ControllerWish controller_wish(const HierarchyTable& table, const Hierarchy& h, std::string_view arg) {
+    ControllerWish wish;
+    for (const auto& tok : split(arg, ',')) {
+        if (tok == "all") {
+            wish.all = true;
+        } else if (!tok.empty() && table.find(tok) == &h) {
+            if (h.has_controller(tok))
+                wish.names.push_back(tok);
+            else
+                wish.all = true;  // the hierarchy's name, not one of its controllers
+        }
+    }
+    return wish;
+}
+
+}  // namespace
+
 Result<Existed> Operations::create(const Caller& c, std::string_view controller, std::string_view cgroup) const {
     Call call(*this, c);
     auto hs = CGM_TRY(table_.resolve(controller));
@@ -506,11 +527,19 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
         std::optional<struct stat> st;  // the directory made, once it was checked to be ours
     };
     std::vector<Made> made;
+    // Controllers this call enabled for the children of an existing cgroup on the way (cgroup v2),
+    // disabled again by the undo.
+    struct Enabled {
+        const Hierarchy* h;
+        UniqueFd dir;
+        std::string controller;
+    };
+    std::vector<Enabled> enabled;
     CreationQuota* quota =
         config_.quota && config_.quota->limit() > 0 && r.cred.uid != 0 ? config_.quota.get() : nullptr;
     // Undo: each directory goes only while its name still refers to the directory made. One that
     // was never confirmed ours, or was renamed meanwhile, stays where it is (it is the requestor's).
-    auto rollback = [&made, quota, &r](size_t from) {
+    auto rollback = [&made, &enabled, quota, &r](size_t from, size_t enabled_from) {
         while (made.size() > from) {
             const Made& m = made.back();
             if (m.st)
@@ -518,6 +547,11 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
             if (quota)
                 quota->release(r.cred.uid, m.hierarchy, m.path);
             made.pop_back();
+        }
+        while (enabled.size() > enabled_from) {
+            const Enabled& e = enabled.back();
+            (void)e.h->backend->enable_controllers(e.dir.get(), {e.controller}, false);
+            enabled.pop_back();
         }
     };
     auto still_there = [this](const std::string& hierarchy, const std::string& path) {
@@ -530,12 +564,46 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
         return false;
     };
 
+    // cgroup v2: the controllers asked for are enabled for the children of every existing cgroup
+    // on the way, from the requestor's own cgroup down (new cgroups below take their parent's).
+    // Named ones must be enabled or the call fails; with `all` or `unified`, what can be.
+    auto enable_in = [&](const Hierarchy& h, const ControllerWish& wish, int dir_fd,
+                         const CgroupPath& path) -> Result<void> {
+        auto todo = h.backend->controllers_to_enable(dir_fd, wish);
+        if (!todo)
+            return std::move(todo).error().with_context("cgroup " + path.absolute());
+        if (todo->empty())
+            return ok();
+        const std::string what = fmt::format("file 'cgroup.subtree_control' of cgroup {}", path.absolute());
+        auto file = cgfs::open_entry(dir_fd, "cgroup.subtree_control");
+        if (!file)
+            return std::move(file).error().with_context("cgroup " + path.absolute());
+        auto may = require_access(r, file->get(), Access::Write, what);
+        if (!may)
+            return wish.all ? ok() : Result<void>(std::move(may).error());
+        for (const auto& ctrl : *todo) {
+            auto undo_fd = CGM_TRY(sys::dup(dir_fd));  // before the write: the undo must not fail
+            auto on = h.backend->enable_controllers(dir_fd, {ctrl}, true);
+            if (!on) {
+                if (wish.all)
+                    continue;  // what can be enabled
+                return std::move(on).error().with_context("cgroup " + path.absolute());
+            }
+            enabled.push_back({&h, std::move(undo_fd), ctrl});
+        }
+        return ok();
+    };
+
     auto create_in = [&](const Hierarchy& h, const CgroupPath& base) -> Result<bool> {
+        const ControllerWish wish = controller_wish(table_, h, controller);
         auto cur = CGM_TRY(cgfs::open_cgroup(h.root.get(), base));
         CgroupPath at = base;
         bool existed = false;
+        bool fresh = false;  // cur was made by this call
         for (const auto& comp : arg.path.components()) {
             CgroupPath parent_path = at;
+            if (!fresh)
+                CGM_TRY(enable_in(h, wish, cur.get(), parent_path));
             at = at.child(comp);
             auto child = open_child_dir(cur.get(), comp, at);
             if (!child && child.error().sys_errno != ENOENT)
@@ -591,6 +659,7 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
                        : fmt::format("it has no {}: it was not made by this call", probe));
             made.back().st = st;
             existed = false;
+            fresh = true;
             auto init = h.backend->init_new_cgroup(h, cur.get(), fd.get());
             if (!init)
                 return std::move(init).error().with_context("setting up " + at.absolute());
@@ -604,16 +673,17 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
     std::optional<Error> denied;
     for (const auto& p : planned) {
         const size_t mark = made.size();
+        const size_t enabled_mark = enabled.size();
         auto res = create_in(*p.h, p.base);
         if (!res) {
             Error e = in_hierarchy(*p.h, std::move(res).error());
             if (e.kind == ErrorKind::AccessDenied) {
-                rollback(mark);  // this hierarchy is skipped: nothing of it stays half made
+                rollback(mark, enabled_mark);  // this hierarchy is skipped: nothing of it stays half made
                 if (!denied)
                     denied = std::move(e);
                 continue;
             }
-            rollback(0);
+            rollback(0, 0);
             return e;
         }
         any_existed = any_existed || *res;
@@ -790,7 +860,8 @@ Result<void> Operations::move_pid_impl(const Caller& c, std::string_view control
             CGM_TRY(call.still_alive(v));
             auto w = cgfs::write_file(dir->get(), p.target.procs_file, line);
             if (!w)
-                return std::move(w).error().with_context(fmt::format("moving {} to {}", v, p.path.absolute()));
+                return p.h->backend->explain_write_error(std::move(w).error(), p.target.procs_file)
+                    .with_context(fmt::format("moving {} to {}", v, p.path.absolute()));
             return ok();
         };
         auto res = act();
@@ -855,8 +926,7 @@ Result<void> Operations::set_value(const Caller& c, std::string_view controller,
             data += '\n';
         auto w = sys::write_all(fd.get(), data);
         if (!w)
-            return std::move(w).error().with_context(what);
-        h->backend->after_set_value(dir.get(), key, data);
+            return h->backend->explain_write_error(std::move(w).error(), key).with_context(what);
         return ok();
     };
     return in_hierarchy(*h, run());

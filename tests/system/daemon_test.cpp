@@ -478,7 +478,8 @@ TEST_F(DaemonTest, SocketActivation) {
 // /proc/self/cgroup (the original's test 23).
 TEST_F(DaemonTest, AControllerlessCgroup2BesideV1IsManagedOnlyWhenAsked) {
     if (!read_text(fs("unified") + "/cgroup.controllers").empty())
-        GTEST_SKIP() << "the sandbox's cgroup2 offers controllers here: " << read_text(fs("unified") + "/cgroup.controllers");
+        GTEST_SKIP() << "the sandbox's cgroup2 offers controllers here: "
+                     << read_text(fs("unified") + "/cgroup.controllers");
     Daemon::Config config;
     config.manage_unified = false;
     Daemon& d = start(config);

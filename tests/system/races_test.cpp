@@ -378,8 +378,7 @@ TEST_F(RacesTest, AHiddenLeafThatIsNotTheDaemonsIsNeverUsed) {
     EXPECT_EQ(stat_of(own).st_mode & 07777, 0775u);
     EXPECT_EQ(stat_of(own + "/.cgm_leaf").st_mode & 07777, 0755u);
     EXPECT_EQ(stat_of(own + "/.cgm_leaf/cgroup.procs").st_mode & 07777, 0644u);
-    // (SetValue's mirror into the leaf goes through the same check; this machine's cgroup2 has no
-    // controller files, the only ones mirrored, so it cannot be shown here.)
+    // (SetValue never writes the leaf: tools/vm/v2-smoke shows it with real controllers.)
     // GetTasks and Remove name the leaf instead of reading or removing it.
     auto tasks = user_bus_->call("GetTasks", "ss", "unified", "own");
     EXPECT_FALSE(tasks.ok);
