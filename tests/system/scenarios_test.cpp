@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Cross-cutting behaviour on the real hierarchies: the original's test scenarios (reference
-// §9.2) that the core can answer without a daemon, controller lists, rollback, limits, hostile
-// paths and keys, callers in user namespaces, and calls shaped like *Scm calls through a proxy.
+// Cross-cutting behaviour on the real hierarchies: the original's test scenarios that the core
+// can answer without a daemon, controller lists, rollback, limits, hostile paths and keys,
+// callers in user namespaces, and calls shaped like *Scm calls through a proxy.
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -625,7 +625,7 @@ TEST_F(Scenario, MountsInsideAHierarchyAreNotCrossed) {
     ::umount2(path(mem, "mine/door").c_str(), MNT_DETACH);
 }
 
-// Reference §9.2 refusals as uid 1000 and as root of a user namespace (mapped to 100000), each
+// The original's refusal scenarios as uid 1000 and as root of a user namespace (mapped to 100000), each
 // followed by a check that nothing changed.
 TEST_F(Scenario, RefusalsForOtherUsersChangeNothing) {
     const Hierarchy& mem = h("memory");
