@@ -77,7 +77,7 @@ public:
         return std::vector<std::string>();
     }
 
-    Result<void> enable_controllers(int, const std::vector<std::string>&, bool) const override { return ok(); }
+    Result<void> enable_controller(int, std::string_view, bool) const override { return ok(); }
 
     std::vector<std::string> delegated_files() const override { return {"tasks", "cgroup.procs"}; }
 
@@ -123,11 +123,8 @@ std::vector<std::string> g_delegate = kFallbackDelegate;
 class UnifiedBackend final : public CgroupBackend {
 public:
     Result<void> init_new_cgroup(const Hierarchy&, int parent_fd, int new_fd) const override {
-        auto enabled = CGM_TRY(cgfs::read_file(parent_fd, "cgroup.subtree_control", limits::kMaxReadBytes));
         std::string request;
-        for (auto& c : split(trim(enabled), ' ')) {
-            if (c.empty())
-                continue;
+        for (const auto& c : CGM_TRY(read_words(parent_fd, "cgroup.subtree_control"))) {
             if (!request.empty())
                 request += ' ';
             request += "+" + c;
@@ -149,7 +146,7 @@ public:
             if (contains(enabled, c) || contains(out, c))
                 continue;
             if (!contains(available, c)) {
-                if (!CGM_TRY(cgfs::open_file(dir_fd, "cgroup.type")))  // the root cgroup
+                if (CGM_TRY(is_root(dir_fd)))
                     return make_error(ErrorKind::NotSupported,
                                       "the kernel offers no {} controller on cgroup2 here (it is bound to a v1 "
                                       "hierarchy, disabled at boot, or not built)",
@@ -165,7 +162,7 @@ public:
         // Not in a cgroup that holds processes (the root cgroup aside): the kernel refuses domain
         // controllers there, and takes threaded ones only by making the cgroup a threaded root,
         // whose domain children can then enable nothing.
-        if (!out.empty() && CGM_TRY(cgfs::open_file(dir_fd, "cgroup.type"))) {
+        if (!out.empty() && !CGM_TRY(is_root(dir_fd))) {
             auto procs = CGM_TRY(cgfs::read_file(dir_fd, "cgroup.procs", limits::kMaxTasksFileBytes));
             if (!trim(procs).empty()) {
                 if (wish.all)
@@ -180,13 +177,11 @@ public:
         return out;
     }
 
-    Result<void> enable_controllers(int dir_fd, const std::vector<std::string>& names, bool on) const override {
-        for (const auto& c : names) {
-            auto w = cgfs::write_file(dir_fd, "cgroup.subtree_control", (on ? "+" : "-") + c);
-            if (!w)
-                return with_v2_rule(std::move(w).error(), "cgroup.subtree_control")
-                    .with_context(fmt::format("{} {} for its children", on ? "enabling" : "disabling", c));
-        }
+    Result<void> enable_controller(int dir_fd, std::string_view name, bool on) const override {
+        auto w = cgfs::write_file(dir_fd, "cgroup.subtree_control", fmt::format("{}{}", on ? '+' : '-', name));
+        if (!w)
+            return with_v2_rule(std::move(w).error(), "cgroup.subtree_control")
+                .with_context(fmt::format("{} {} for its children", on ? "enabling" : "disabling", name));
         return ok();
     }
 

@@ -55,9 +55,9 @@ public:
     /// its cgroup.subtree_control), or `NotSupported` naming a named controller it does not have
     /// (its parent does not enable it). v1: none.
     virtual Result<std::vector<std::string>> controllers_to_enable(int dir_fd, const ControllerWish& wish) const = 0;
-    /// Enable (`on`) or disable controllers for the children of the cgroup open at dir_fd, one
-    /// write each, in order; stops at the first refusal, which names the kernel's rule.
-    virtual Result<void> enable_controllers(int dir_fd, const std::vector<std::string>& names, bool on) const = 0;
+    /// Enable (`on`) or disable a controller for the children of the cgroup open at dir_fd; a
+    /// refusal names the kernel's rule.
+    virtual Result<void> enable_controller(int dir_fd, std::string_view name, bool on) const = 0;
 
     /// The files Chown gives to the new owner besides the directory itself.
     virtual std::vector<std::string> delegated_files() const = 0;

@@ -130,6 +130,11 @@ Result<std::shared_ptr<Hierarchy>> mount_one(const HierarchySpec& spec, const st
     return h;
 }
 
+bool plans_v1(const HierarchyPlan& plan) {
+    return std::any_of(plan.specs.begin(), plan.specs.end(),
+                       [](const HierarchySpec& s) { return s.kind == HierarchyKind::Legacy; });
+}
+
 bool same_hierarchy(const Hierarchy& h, const HierarchySpec& spec) {
     if (h.kind != spec.kind)
         return false;
@@ -150,8 +155,7 @@ Result<HierarchyTable> mount_hierarchies(const PrivateMountNamespace&, const Hie
     if (::mount("cgmfs", fs.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") < 0)
         return errno_error(errno, "mount tmpfs on {}", fs);
     std::vector<std::shared_ptr<Hierarchy>> list;
-    const bool with_v1 = std::any_of(plan.specs.begin(), plan.specs.end(),
-                                     [](const HierarchySpec& s) { return s.kind == HierarchyKind::Legacy; });
+    const bool with_v1 = plans_v1(plan);
     for (const auto& spec : plan.specs)
         if (auto h = CGM_TRY(mount_one(spec, fs, with_v1, warnings)))
             list.push_back(std::move(h));
@@ -175,6 +179,8 @@ Result<HierarchyTable> mount_new_hierarchies(const PrivateMountNamespace&, const
         spec.dir_name = h->dir_name;
         list.push_back(CGM_TRY(open_hierarchy(spec, h->mount_point)));
     }
+    const bool with_v1 =
+        plans_v1(plan) || std::any_of(list.begin(), list.end(), [](const auto& h) { return !h->is_unified(); });
     for (auto spec : plan.specs) {
         bool known = std::any_of(current.all().begin(), current.all().end(),
                                  [&](const auto& h) { return same_hierarchy(*h, spec); });
@@ -185,9 +191,6 @@ Result<HierarchyTable> mount_new_hierarchies(const PrivateMountNamespace&, const
         for (int i = 2; ::lstat((fs + "/" + spec.dir_name).c_str(), &st) == 0; ++i)
             spec.dir_name = fmt::format("{}.{}", base, i);
         spec.premounted = false;  // found later: a failure to mount it is not fatal
-        const bool with_v1 = std::any_of(list.begin(), list.end(), [](const auto& h) { return !h->is_unified(); }) ||
-                             std::any_of(plan.specs.begin(), plan.specs.end(),
-                                         [](const HierarchySpec& s) { return s.kind == HierarchyKind::Legacy; });
         if (auto h = CGM_TRY(mount_one(spec, fs, with_v1, warnings)))
             list.push_back(std::move(h));
     }

@@ -550,7 +550,7 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
         }
         while (enabled.size() > enabled_from) {
             const Enabled& e = enabled.back();
-            (void)e.h->backend->enable_controllers(e.dir.get(), {e.controller}, false);
+            (void)e.h->backend->enable_controller(e.dir.get(), e.controller, false);
             enabled.pop_back();
         }
     };
@@ -583,7 +583,7 @@ Result<Existed> Operations::create(const Caller& c, std::string_view controller,
             return wish.all ? ok() : Result<void>(std::move(may).error());
         for (const auto& ctrl : *todo) {
             auto undo_fd = CGM_TRY(sys::dup(dir_fd));  // before the write: the undo must not fail
-            auto on = h.backend->enable_controllers(dir_fd, {ctrl}, true);
+            auto on = h.backend->enable_controller(dir_fd, ctrl, true);
             if (!on) {
                 if (wish.all)
                     continue;  // what can be enabled
