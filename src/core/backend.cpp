@@ -95,6 +95,12 @@ public:
         return pids;
     }
 
+    Result<std::vector<pid_t>> read_threads(int dir_fd) const override { return read_tasks(dir_fd); }
+
+    Result<std::optional<v1compat::KeyMap>> map_key(std::string_view) const override {
+        return std::optional<v1compat::KeyMap>();
+    }
+
     bool is_hidden_child(std::string_view) const override { return false; }
 
     Result<void> before_remove(int) const override { return ok(); }
@@ -227,14 +233,14 @@ public:
         return std::move(*leaf);
     }
 
-    Result<std::vector<pid_t>> read_tasks(int dir_fd) const override {
-        auto pids = CGM_TRY(read_pid_file(dir_fd, "cgroup.procs"));
-        if (auto leaf = CGM_TRY(open_leaf(dir_fd))) {
-            auto more = CGM_TRY(read_pid_file(leaf->get(), "cgroup.procs"));
-            pids.insert(pids.end(), more.begin(), more.end());
-        }
-        sort_unique(pids);
-        return pids;
+    Result<std::vector<pid_t>> read_tasks(int dir_fd) const override { return read_members(dir_fd, "cgroup.procs"); }
+
+    Result<std::vector<pid_t>> read_threads(int dir_fd) const override {
+        return read_members(dir_fd, "cgroup.threads");
+    }
+
+    Result<std::optional<v1compat::KeyMap>> map_key(std::string_view key) const override {
+        return v1compat::map_key(key);
     }
 
     bool is_hidden_child(std::string_view name) const override { return name == kLeafName; }
@@ -268,6 +274,17 @@ public:
     Result<bool> mark_remove_on_empty(const Hierarchy&, int) const override { return false; }
 
 private:
+    // The ids in `file` (cgroup.procs, cgroup.threads) of the cgroup and of its leaf.
+    static Result<std::vector<pid_t>> read_members(int dir_fd, std::string_view file) {
+        auto ids = CGM_TRY(read_pid_file(dir_fd, file));
+        if (auto leaf = CGM_TRY(open_leaf(dir_fd))) {
+            auto more = CGM_TRY(read_pid_file(leaf->get(), file));
+            ids.insert(ids.end(), more.begin(), more.end());
+        }
+        sort_unique(ids);
+        return ids;
+    }
+
     // The root cgroup (of the system, not of a cgroup namespace) is the one without cgroup.type.
     static Result<bool> is_root(int dir_fd) { return !CGM_TRY(cgfs::open_file(dir_fd, "cgroup.type")); }
 

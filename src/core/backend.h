@@ -17,6 +17,7 @@
 #include "core/hierarchy.h"
 #include "core/proc_parse.h"
 #include "core/sys.h"
+#include "core/v1_compat.h"
 
 namespace cgm {
 
@@ -80,6 +81,13 @@ public:
 
     /// Pids (v1: thread ids) in the cgroup itself, sorted and unique.
     virtual Result<std::vector<pid_t>> read_tasks(int dir_fd) const = 0;
+    /// Thread ids in the cgroup itself (v2: and its hidden leaf), sorted and unique: what the v1
+    /// `tasks` file shows.
+    virtual Result<std::vector<pid_t>> read_threads(int dir_fd) const = 0;
+
+    /// How GetValue, SetValue and Chmod serve `key` when it is not this hierarchy's own file
+    /// (v2: a v1 key, v1compat::map_key); nullopt when it is served as the file of that name.
+    virtual Result<std::optional<v1compat::KeyMap>> map_key(std::string_view key) const = 0;
 
     /// Whether a child directory is ours and hidden from clients (the v2 leaf).
     virtual bool is_hidden_child(std::string_view name) const = 0;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/limits.h"
+#include "core/v1_compat.h"
 
 namespace cgm {
 
@@ -210,8 +211,13 @@ bool Hierarchy::has_controller(std::string_view c) const {
 bool Hierarchy::matches(std::string_view token) const {
     if (token.empty())
         return false;
-    if (is_unified())
-        return token == kUnifiedName || has_controller(token);
+    if (is_unified()) {
+        if (token == kUnifiedName || has_controller(token))
+            return true;
+        // A v1 name: its v2 controller must be here, unless the v2 core does its job.
+        const auto* alias = v1compat::controller_alias(token);
+        return alias && (alias->v2.empty() || has_controller(alias->v2));
+    }
     for (const auto& c : controllers)
         if (c == token || (is_named(c) && std::string_view(c).substr(kNamePrefix.size()) == token))
             return true;

@@ -126,6 +126,43 @@ Result<UniqueFd> open_key(int dir_fd, std::string_view key, int flags, const std
     }
 }
 
+// The file a GetValue or SetValue of `key` opens, for messages: "file 'memory.max' (for
+// 'memory.limit_in_bytes') of cgroup /ct1" where the unified hierarchy serves a v1 key.
+std::string key_what(std::string_view key, std::string_view file, const CgroupPath& cgroup) {
+    if (file == key)
+        return fmt::format("file {} of cgroup {}", quoted(key), cgroup.absolute());
+    return fmt::format("file {} (for {}) of cgroup {}", quoted(file), quoted(key), cgroup.absolute());
+}
+
+// Open a file of a cgroup for GetValue or SetValue, checked for the requestor's access on the same
+// open file description that is then read or written.
+Result<UniqueFd> open_checked(const Identity& r, int dir_fd, std::string_view file, bool write,
+                              const std::string& what) {
+    auto fd = CGM_TRY(open_key(dir_fd, file, write ? O_WRONLY : O_RDONLY, what));
+    CGM_TRY(require_access(r, fd.get(), write ? Access::Write : Access::Read, what));
+    return fd;
+}
+
+Result<std::string> read_checked(const Identity& r, int dir_fd, std::string_view key, std::string_view file,
+                                 const CgroupPath& cgroup) {
+    const std::string what = key_what(key, file, cgroup);
+    auto fd = CGM_TRY(open_checked(r, dir_fd, file, false, what));
+    auto text = sys::read_all(fd.get(), limits::kMaxReadBytes);
+    if (!text)
+        return std::move(text).error().with_context(what);
+    return std::move(text).value();
+}
+
+std::string join_ids(const std::vector<pid_t>& ids) {
+    std::string out;
+    for (pid_t id : ids) {
+        if (!out.empty())
+            out += '\n';
+        out += std::to_string(id);
+    }
+    return out;
+}
+
 // Visit a cgroup and every descendant (hidden leaves excluded), parents first. Children that
 // cannot be opened are skipped when `skip_unopenable`, else they are an error. At most
 // limits::kMaxWalkCgroups cgroups and limits::kMaxWalkDepth levels are visited.
@@ -475,18 +512,25 @@ Result<std::string> Operations::get_pid_cgroup_abs(const Caller& c, std::string_
 
 namespace {
 
-// What Create's controller argument asks of hierarchy h: the controllers it names that h has, or
-// every one for `all` and for `unified` (the hierarchy's own name).
+// What Create's controller argument asks of hierarchy h: the controllers it names that h has (a
+// v1 name stands for its v2 controller: cpuacct for cpu, none for freezer), or every one for `all`
+// and for `unified` (the hierarchy's own name).
 ControllerWish controller_wish(const HierarchyTable& table, const Hierarchy& h, std::string_view arg) {
     ControllerWish wish;
     for (const auto& tok : split(arg, ',')) {
         if (tok == "all") {
             wish.all = true;
         } else if (!tok.empty() && table.find(tok) == &h) {
-            if (h.has_controller(tok))
-                wish.names.push_back(tok);
-            else
+            const auto* alias = h.is_unified() ? v1compat::controller_alias(tok) : nullptr;
+            std::string_view name = alias && !h.has_controller(tok) ? alias->v2 : std::string_view(tok);
+            if (alias && name.empty())
+                continue;  // done by cgroup v2's core: nothing to enable
+            if (h.has_controller(name)) {
+                if (std::find(wish.names.begin(), wish.names.end(), name) == wish.names.end())
+                    wish.names.emplace_back(name);
+            } else {
                 wish.all = true;  // the hierarchy's name, not one of its controllers
+            }
         }
     }
     return wish;
@@ -752,25 +796,32 @@ Result<void> Operations::chmod(const Caller& c, std::string_view controller, std
     struct Planned {
         const Hierarchy* h;
         UniqueFd dir;
-        UniqueFd target;  // the directory again, or the file
+        UniqueFd target;   // the directory again, or the file
+        std::string file;  // the file changed in this hierarchy ("" = the directory)
     };
     auto planned = CGM_TRY(plan_each<Planned>(hs, [&](const Hierarchy& h) -> Result<Planned> {
+        // A v1 file name on the unified hierarchy changes the file that serves it ("tasks":
+        // cgroup.procs).
+        std::string name(file);
+        if (!file.empty())
+            if (auto map = CGM_TRY(h.backend->map_key(file)))
+                name = map->file;
         auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
         auto dir = CGM_TRY(cgfs::open_cgroup(h.root.get(), path));
         std::string what = "cgroup " + path.absolute();
-        auto target = cgfs::open_entry(dir.get(), file.empty() ? std::string_view(".") : file);
+        auto target = cgfs::open_entry(dir.get(), name.empty() ? std::string_view(".") : std::string_view(name));
         if (!target && target.error().sys_errno == ENOENT)
-            return make_error(ErrorKind::NotFound, "cgroup {} has no file {}", path.absolute(), quoted(file));
+            return make_error(ErrorKind::NotFound, "cgroup {} has no file {}", path.absolute(), quoted(name));
         auto fd = CGM_TRY(std::move(target));
         if (!file.empty())
-            what = fmt::format("file {} of cgroup {}", quoted(file), path.absolute());
+            what = key_what(file, name, path);
         CGM_TRY(require_access(r, fd.get(), Access::ReadWrite, what));
-        return Planned{&h, std::move(dir), std::move(fd)};
+        return Planned{&h, std::move(dir), std::move(fd), std::move(name)};
     }));
     for (auto& p : planned) {
         auto act = [&]() -> Result<void> {
             CGM_TRY(cgfs::chmod_fd(p.target.get(), static_cast<mode_t>(mode)));
-            return p.h->backend->after_chmod(p.dir.get(), file, static_cast<mode_t>(mode));
+            return p.h->backend->after_chmod(p.dir.get(), p.file, static_cast<mode_t>(mode));
         };
         CGM_TRY(in_hierarchy(*p.h, act()));
     }
@@ -888,17 +939,21 @@ Result<std::string> Operations::get_value(const Caller& c, std::string_view cont
     auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
     const Identity& r = *CGM_TRY(call.identity());
     auto run = [&]() -> Result<std::string> {
+        auto map = CGM_TRY(h->backend->map_key(key));
         auto target = CGM_TRY(call.read_target(*h, arg));
         auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
         CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
-        // One open: the permission check and the read are on the same file.
-        const std::string what = fmt::format("file {} of cgroup {}", quoted(key), target.absolute());
-        auto fd = CGM_TRY(open_key(dir.get(), key, O_RDONLY, what));
-        CGM_TRY(require_access(r, fd.get(), Access::Read, what));
-        auto text = sys::read_all(fd.get(), limits::kMaxReadBytes);
-        if (!text)
-            return std::move(text).error().with_context(what);
-        return strip_trailing_newlines(std::move(text).value());
+        if (!map)  // one open: the permission check and the read are on the same file
+            return strip_trailing_newlines(CGM_TRY(read_checked(r, dir.get(), key, key, target)));
+        if (map->threads) {
+            CGM_TRY(open_checked(r, dir.get(), map->file, false, key_what(key, map->file, target)));
+            auto ids = h->backend->read_threads(dir.get());
+            if (!ids)
+                return std::move(ids).error().with_context("cgroup " + target.absolute());
+            return join_ids(*ids);
+        }
+        // Errors name the file read (read_checked) or the content that made no sense.
+        return map->get(*map, [&](std::string_view file) { return read_checked(r, dir.get(), key, file, target); });
     };
     return in_hierarchy(*h, run());
 }
@@ -915,18 +970,26 @@ Result<void> Operations::set_value(const Caller& c, std::string_view controller,
     const Identity& r = *CGM_TRY(call.identity());
     CGM_TRY(check_key(key, KeyUse::Write, is_host_root(r)));
     auto run = [&]() -> Result<void> {
+        auto map = CGM_TRY(h->backend->map_key(key));
         auto target = CGM_TRY(call.read_target(*h, arg));
         auto dir = CGM_TRY(cgfs::open_cgroup(h->root.get(), target));
         CGM_TRY(require_access(r, dir.get(), Access::Read, "cgroup " + target.absolute()));
-        const std::string what = fmt::format("file {} of cgroup {}", quoted(key), target.absolute());
-        auto fd = CGM_TRY(open_key(dir.get(), key, O_WRONLY, what));
-        CGM_TRY(require_access(r, fd.get(), Access::Write, what));
+        const std::string file = map ? map->file : std::string(key);
+        const std::string what = key_what(key, file, target);
+        if (map && !map->set)
+            return make_error(ErrorKind::AccessDenied, "{} cannot be written ({} is read-only)", what, quoted(key));
+        // Open first: a value is converted (which may read the file's current value) only for a
+        // file the requestor may write.
+        auto fd = CGM_TRY(open_checked(r, dir.get(), file, true, what));
         std::string data(value);
+        if (map)
+            data = CGM_TRY(
+                map->set(*map, value, [&](std::string_view f) { return read_checked(r, dir.get(), key, f, target); }));
         if (!data.empty() && data.back() != '\n')
             data += '\n';
         auto w = sys::write_all(fd.get(), data);
         if (!w)
-            return h->backend->explain_write_error(std::move(w).error(), key).with_context(what);
+            return h->backend->explain_write_error(std::move(w).error(), file).with_context(what);
         return ok();
     };
     return in_hierarchy(*h, run());

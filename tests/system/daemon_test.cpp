@@ -512,6 +512,38 @@ TEST_F(DaemonTest, AControllerlessCgroup2BesideV1IsManagedOnlyWhenAsked) {
     EXPECT_NE(ok("ListControllers", "", "[]").find("\"unified\""), std::string::npos);
 }
 
+// The unified hierarchy serves v1 keys (docs/dbus-api.md, "cgroup v1 names on cgroup v2"), here
+// beside the v1 hierarchies of this hybrid host: LXC 2.0's Chmod of "tasks" in "all" changes
+// cgroup.procs in cgroup2, GetValue of "tasks" there lists thread ids, a v1 key without an
+// equivalent is NotSupported, and the v1 hierarchies keep their own files. (The VM tier checks
+// the conversions with real memory, cpu, io, hugetlb and the freezer: tools/vm/v2-smoke.)
+TEST_F(DaemonTest, TheUnifiedHierarchyServesV1Keys) {
+    start();  // with -m unified: the sandbox's cgroup2 is managed, controllers or not
+    ASSERT_NE(ok("ListControllers", "", "[]").find("unified"), std::string::npos);
+    ok("Create", "ss", R"(["all","lxc/c1"])");
+    ASSERT_TRUE(exists(fs("unified", "lxc/c1")));
+    ok("Chmod", "sssi", R"(["all","lxc/c1","tasks",436])");  // 0664, as LXC 2.0 does
+    for (const char* h : {"memory", "freezer", "systemd"})
+        EXPECT_EQ(stat_of(fs(h, "lxc/c1/tasks")).st_mode & 0777, 0664u) << h;
+    EXPECT_EQ(stat_of(fs("unified", "lxc/c1/cgroup.procs")).st_mode & 0777, 0664u);
+    auto member = Child::spawn();  // one thread: its thread id is its pid
+    const std::string pid = std::to_string(member->pid());
+    ok("MovePid", "ssi", "[\"all\",\"lxc/c1\"," + pid + "]");
+    EXPECT_EQ(ok("GetValue", "sss", R"(["unified","lxc/c1","tasks"])"), "[\"" + pid + "\"]");  // from the leaf
+    EXPECT_EQ(ok("GetValue", "sss", R"(["freezer","lxc/c1","tasks"])"), "[\"" + pid + "\"]");  // v1's own file
+    refused("GetValue", "sss", R"(["unified","lxc/c1","devices.list"])", "NotSupported",
+            "key 'devices.list' has no cgroup v2 equivalent: the devices controller on cgroup v2 is an eBPF program");
+    refused("SetValue", "ssss", R"(["unified","lxc/c1","memory.limit_in_bytes","1M"])", "FileNotFound",
+            "file 'memory.max' (for 'memory.limit_in_bytes') of cgroup /lxc/c1 does not exist");
+    refused("SetValue", "ssss", R"(["unified","lxc/c1","tasks","1"])", "AccessDenied", "use MovePid");
+    // The v1 hierarchies keep their own files.
+    ok("SetValue", "ssss", R"(["memory","lxc/c1","memory.limit_in_bytes","67108864"])");
+    EXPECT_EQ(read_text(fs("memory", "lxc/c1/memory.limit_in_bytes")), "67108864\n");
+    refused("GetValue", "sss", R"(["memory","lxc/c1","memory.max"])", "FileNotFound", "does not exist");
+    member.reset();
+    ok("Remove", "ssi", R"(["all","lxc",1])");
+}
+
 TEST_F(DaemonTest, SighupFindsHierarchiesMountedSinceStart) {
     // A named hierarchy is known to the daemon only from the mounts (it is not in /proc/cgroups).
     // Hide name=systemd from this (sandbox) mount namespace, start, mount it back, SIGHUP.

@@ -632,6 +632,34 @@ TEST(HierarchyTableTest, ResolveOneRefusesAllOnASingleHierarchyHost) {
     EXPECT_EQ((*one)->display, "cpu,io,memory,pids");
 }
 
+TEST(HierarchyTableTest, V1NamesAddressTheUnifiedHierarchyOnPureV2) {
+    std::vector<std::unique_ptr<Hierarchy>> hs;
+    hs.push_back(v2({"cpu", "io", "memory", "pids"}));
+    HierarchyTable t(std::move(hs));
+    for (std::string_view arg : {"cpuacct", "cpu,cpuacct", "cpu,cpuacct,memory", "freezer", "devices", "blkio",
+                                 "name=systemd", "systemd", "net_cls,net_prio", "perf_event"}) {
+        SCOPED_TRACE(arg);
+        auto one = t.resolve_one(arg);
+        ASSERT_TRUE(IsOk(one));
+        EXPECT_EQ((*one)->display, "cpu,io,memory,pids");
+    }
+    EXPECT_EQ(names(t.resolve("freezer,devices,memory,name=systemd").value()), Strings{"cpu,io,memory,pids"});
+    EXPECT_TRUE(IsError(t.resolve("name=lxc"), ErrorKind::InvalidArgs, "unknown controller 'name=lxc'"));
+    EXPECT_TRUE(IsError(t.resolve("hugetlb"), ErrorKind::InvalidArgs, "unknown controller 'hugetlb'"));
+    // A repeated name is still refused, even when two names mean one hierarchy.
+    EXPECT_TRUE(IsError(t.resolve("freezer,freezer"), ErrorKind::InvalidArgs, "twice"));
+}
+
+TEST(HierarchyTableTest, V1HierarchiesKeepTheirNamesBesideV2) {
+    // The hybrid table has freezer nowhere in v1: it goes to cgroup2; what v1 has stays in v1.
+    HierarchyTable t = hybrid_table();
+    EXPECT_EQ(t.find("freezer")->display, "hugetlb,io");
+    EXPECT_EQ(t.find("blkio")->display, "blkio");
+    EXPECT_EQ(t.find("cpuacct")->display, "cpu,cpuacct");
+    EXPECT_EQ(t.find("name=systemd")->display, "name=systemd");
+    EXPECT_EQ(t.find("net_prio")->display, "net_cls,net_prio");
+}
+
 TEST(HierarchyTableTest, EmptyTable) {
     HierarchyTable t;
     EXPECT_TRUE(t.empty());
@@ -671,6 +699,19 @@ TEST(HierarchyTest, Matches) {
         {unified.get(), "", false},
         {bare.get(), "unified", true},
         {bare.get(), "memory", false},
+        // v1 names on the unified hierarchy: where v2 has the controller that does the job, or
+        // where v2's core does it.
+        {unified.get(), "blkio", true},
+        {unified.get(), "cpuacct", false},  // no cpu here
+        {unified.get(), "freezer", true},
+        {unified.get(), "devices", true},
+        {unified.get(), "net_cls", true},
+        {unified.get(), "name=systemd", true},
+        {unified.get(), "systemd", true},
+        {unified.get(), "name=elogind", false},
+        {unified.get(), "name=freezer", false},
+        {cpu.get(), "freezer", false},
+        {systemd.get(), "freezer", false},
     };
     for (size_t i = 0; i < std::size(cases); ++i) {
         const auto& c = cases[i];
