@@ -211,13 +211,8 @@ bool Hierarchy::has_controller(std::string_view c) const {
 bool Hierarchy::matches(std::string_view token) const {
     if (token.empty())
         return false;
-    if (is_unified()) {
-        if (token == kUnifiedName || has_controller(token))
-            return true;
-        // A v1 name: its v2 controller must be here, unless the v2 core does its job.
-        const auto* alias = v1compat::controller_alias(token);
-        return alias && (alias->v2.empty() || has_controller(alias->v2));
-    }
+    if (is_unified())
+        return token == kUnifiedName || has_controller(token);
     for (const auto& c : controllers)
         if (c == token || (is_named(c) && std::string_view(c).substr(kNamePrefix.size()) == token))
             return true;
@@ -271,8 +266,19 @@ const Hierarchy* HierarchyTable::find(std::string_view token) const {
     for (const auto& h : list_)
         if (!h->is_unified() && h->matches(token))
             return h.get();
-    for (const auto& h : list_)
+    bool any_v1 = false;
+    for (const auto& h : list_) {
         if (h->is_unified() && h->matches(token))
+            return h.get();
+        any_v1 = any_v1 || !h->is_unified();
+    }
+    // Pure v2: a v1 name addresses the unified hierarchy where its v2 controller is there, or where
+    // the v2 core does its job.
+    const auto* alias = any_v1 ? nullptr : v1compat::controller_alias(token);
+    if (!alias)
+        return nullptr;
+    for (const auto& h : list_)
+        if (alias->v2.empty() || h->has_controller(alias->v2))
             return h.get();
     return nullptr;
 }

@@ -10,9 +10,9 @@
 //    it ("io,memory,pids"), or "unified" when it has none.
 //  - A controller token addresses the hierarchy that has it: "memory"; "name=systemd" or just
 //    "systemd"; "unified" or any controller available in v2. A v1 hierarchy wins where both have
-//    a controller. A v1 name that no v1 hierarchy has addresses the unified hierarchy when cgroup
-//    v2 does that controller's job ("cpuacct" where v2 has cpu, "freezer", "name=systemd":
-//    v1compat::controller_alias).
+//    a controller. On a pure v2 host (no v1 hierarchy managed) a v1 name addresses the unified
+//    hierarchy when cgroup v2 does that controller's job ("cpuacct" where v2 has cpu, "freezer",
+//    "name=systemd": v1compat::controller_alias).
 //  - Entries are ordered alphabetically by the smallest of their controller names ("name="
 //    stripped; "net_prio,net_cls" sorts as net_cls), which is the order of "all" and of
 //    ListControllers.

@@ -650,14 +650,21 @@ TEST(HierarchyTableTest, V1NamesAddressTheUnifiedHierarchyOnPureV2) {
     EXPECT_TRUE(IsError(t.resolve("freezer,freezer"), ErrorKind::InvalidArgs, "twice"));
 }
 
-TEST(HierarchyTableTest, V1HierarchiesKeepTheirNamesBesideV2) {
-    // The hybrid table has freezer nowhere in v1: it goes to cgroup2; what v1 has stays in v1.
+TEST(HierarchyTableTest, V1NamesStayV1BesideV1Hierarchies) {
+    // Where v1 hierarchies are managed, a v1 name is a v1 hierarchy or unknown, as before.
     HierarchyTable t = hybrid_table();
-    EXPECT_EQ(t.find("freezer")->display, "hugetlb,io");
+    EXPECT_EQ(t.find("freezer"), nullptr);
+    EXPECT_EQ(t.find("devices"), nullptr);
     EXPECT_EQ(t.find("blkio")->display, "blkio");
     EXPECT_EQ(t.find("cpuacct")->display, "cpu,cpuacct");
     EXPECT_EQ(t.find("name=systemd")->display, "name=systemd");
-    EXPECT_EQ(t.find("net_prio")->display, "net_cls,net_prio");
+    EXPECT_TRUE(IsError(t.resolve("freezer"), ErrorKind::InvalidArgs, "unknown controller 'freezer'"));
+    // And where only the v2 hierarchy lacks a controller a v1 name would stand for.
+    std::vector<std::unique_ptr<Hierarchy>> hs;
+    hs.push_back(v2({"io", "memory"}));
+    HierarchyTable no_cpu(std::move(hs));
+    EXPECT_EQ(no_cpu.find("cpuacct"), nullptr);
+    EXPECT_EQ(no_cpu.find("blkio")->display, "io,memory");
 }
 
 TEST(HierarchyTableTest, EmptyTable) {
@@ -699,19 +706,9 @@ TEST(HierarchyTest, Matches) {
         {unified.get(), "", false},
         {bare.get(), "unified", true},
         {bare.get(), "memory", false},
-        // v1 names on the unified hierarchy: where v2 has the controller that does the job, or
-        // where v2's core does it.
-        {unified.get(), "blkio", true},
-        {unified.get(), "cpuacct", false},  // no cpu here
-        {unified.get(), "freezer", true},
-        {unified.get(), "devices", true},
-        {unified.get(), "net_cls", true},
-        {unified.get(), "name=systemd", true},
-        {unified.get(), "systemd", true},
-        {unified.get(), "name=elogind", false},
-        {unified.get(), "name=freezer", false},
-        {cpu.get(), "freezer", false},
-        {systemd.get(), "freezer", false},
+        // A v1 name is not one of the unified hierarchy's own (the table maps it: below).
+        {unified.get(), "freezer", false},
+        {unified.get(), "name=systemd", false},
     };
     for (size_t i = 0; i < std::size(cases); ++i) {
         const auto& c = cases[i];
