@@ -11,8 +11,10 @@
 // passed in), exit 0. SIGHUP: rescan the hierarchies.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@
 #include "core/mounts.h"
 #include "core/operations.h"
 #include "daemon/agents.h"
+#include "daemon/historic.h"
 #include "daemon/reaper.h"
 
 #ifndef TMPFS_MAGIC
@@ -49,6 +52,9 @@ struct Options {
     bool compat_errors = false;
     bool daemon = false;
     bool sigstop = false;
+    bool historic_socket = false;
+    bool link_historic = false;
+    bool unlink_historic = false;
     bool verbose = false;
     bool quiet = false;
     bool debug = false;
@@ -72,6 +78,43 @@ std::string default_socket_path() {
     if (::statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == TMPFS_MAGIC)
         return cgm::kLegacySocketPath;
     return cgm::kRunSocketPath;
+}
+
+// The path a listening unix socket is bound to ("" for an unnamed one).
+std::string socket_path_of(int fd) {
+    struct sockaddr_un addr {};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<struct sockaddr*>(&addr), &len) < 0 || len <= sizeof(sa_family_t) ||
+        addr.sun_path[0] == '\0')
+        return "";
+    return std::string(addr.sun_path, strnlen(addr.sun_path, len - sizeof(sa_family_t)));
+}
+
+// --link-historic-socket, --unlink-historic-socket: do that and exit, for an init system whose
+// service sandbox would keep the daemon's own mounts from the host (docs/operations.md).
+int run_historic(const Options& opt) {
+    cgm::bus::setup_logging("cgmanager", cgm::bus::log_level(opt.debug, true, opt.quiet), false);
+    if (::geteuid() != 0) {
+        spdlog::error("must run as root");
+        return 1;
+    }
+    if (opt.unlink_historic) {
+        auto r = cgm::unlink_historic_socket();
+        if (!r) {
+            spdlog::error("--unlink-historic-socket: {}", r.error().message);
+            return 1;
+        }
+        return 0;
+    }
+    const std::string path = opt.socket.empty() ? cgm::kRunSocketPath : opt.socket;
+    auto link = cgm::link_historic_socket(path);
+    if (!link) {
+        spdlog::error("--link-historic-socket: {}", link.error().message);
+        return 1;
+    }
+    spdlog::info("{} reaches {}{}", cgm::kLegacySocketPath, path,
+                 *link == cgm::HistoricLink::AlreadyThere ? " (it did already)" : "");
+    return 0;
 }
 
 int run(const Options& opt) {
@@ -123,6 +166,33 @@ int run(const Options& opt) {
         spdlog::info("listening on {}", ours.path);
     }
     auto remove_socket = [&] { ours.remove(); };
+
+    // 1b. The historic path, in the same mount namespace as the socket. Our own socket goes with
+    //     us, and so does the link (a helper unlinks once we have exited); a socket systemd passed
+    //     outlives us, and so does its link.
+    cgm::UniqueFd historic_guard;
+    if (opt.historic_socket) {
+        const std::string path = ours.path.empty() ? socket_path_of(listen_fd.get()) : ours.path;
+        auto link = cgm::link_historic_socket(path);
+        if (!link) {
+            spdlog::error("--historic-socket: {}", link.error().message);
+            remove_socket();
+            return 1;
+        }
+        if (*link == cgm::HistoricLink::Linked) {
+            spdlog::info("{} reaches {}", cgm::kLegacySocketPath, path);
+            if (!ours.path.empty()) {
+                auto guard = cgm::unlink_historic_socket_at_exit();
+                if (!guard) {
+                    spdlog::error("--historic-socket: {}", guard.error().message);
+                    (void)cgm::unlink_historic_socket();
+                    remove_socket();
+                    return 1;
+                }
+                historic_guard = std::move(guard).value();
+            }
+        }
+    }
 
     // 2. The hierarchies, in a private mount namespace.
     auto input = cgm::read_plan_input();
@@ -309,12 +379,24 @@ int real_main(int argc, char** argv) {
                  "Install our release agent on the allowed premounted hierarchies whose release_agent is empty");
     app.add_option("--release-agent", opt.release_agent, "The cgm-release-agent executable")
         ->default_val(CGM_RELEASE_AGENT);
+    auto* historic = app.add_flag("--historic-socket", opt.historic_socket,
+                                  "Make /sys/fs/cgroup/cgmanager/sock (where 0.42's clients look) reach the socket "
+                                  "while the daemon runs, also where /sys/fs/cgroup is cgroup2");
+    auto* link = app.add_flag("--link-historic-socket", opt.link_historic,
+                              "Only make /sys/fs/cgroup/cgmanager/sock reach --socket (default /run/cgmanager/sock), "
+                              "then exit");
+    auto* unlink =
+        app.add_flag("--unlink-historic-socket", opt.unlink_historic, "Only undo --link-historic-socket, then exit");
+    link->excludes(historic)->excludes(unlink);
+    unlink->excludes(historic);
     app.add_flag("--daemon", opt.daemon, "Detach (double fork); the pid goes to <rundir>.pid, logs to syslog");
     app.add_flag("--sigstop", opt.sigstop, "Stop with SIGSTOP once ready (for upstart's \"expect stop\")");
     app.add_flag("-v,--verbose", opt.verbose, "Log every request");
     app.add_flag("-q,--quiet", opt.quiet, "Log errors only");
     app.add_flag("--debug", opt.debug, "Log debug messages");
     CLI11_PARSE(app, argc, argv);
+    if (opt.link_historic || opt.unlink_historic)
+        return run_historic(opt);
     return run(opt);
 }
 

@@ -18,6 +18,7 @@ for f in sbin/cgmanager sbin/cgproxy bin/cgm libexec/cgmanager/cgm-release-agent
 done
 for f in lib/systemd/system/cgmanager.service lib/systemd/system/cgmanager.socket \
          lib/systemd/system/cgmanager-unified.socket lib/systemd/system/cgproxy.service \
+         lib/systemd/system/cgmanager-historic-socket.service \
          share/dbus-1/interfaces/org.linuxcontainers.cgmanager.xml \
          include/cgmanager/client.h include/cgmanager/result.h include/cgmanager/names.h \
          share/doc/cgmanager/README.md share/doc/cgmanager/ARCHITECTURE.md; do

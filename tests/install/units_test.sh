@@ -10,9 +10,12 @@ sed -e "s|@CMAKE_INSTALL_FULL_SBINDIR@|$build/src|g" -e "s|@CGM_DOCDIR@|$src|g" 
   "$src/systemd/cgmanager.service.in" >"$dir/cgmanager.service"
 sed -e "s|@CMAKE_INSTALL_FULL_SBINDIR@|$build/src|g" -e "s|@CGM_DOCDIR@|$src|g" \
   "$src/systemd/cgproxy.service.in" >"$dir/cgproxy.service"
+sed -e "s|@CMAKE_INSTALL_FULL_SBINDIR@|$build/src|g" -e "s|@CGM_DOCDIR@|$src|g" \
+  "$src/systemd/cgmanager-historic-socket.service.in" >"$dir/cgmanager-historic-socket.service"
 cp "$src/systemd/cgmanager.socket" "$src/systemd/cgmanager-unified.socket" "$dir/"
 if grep -q '@' "$dir"/*; then echo "unsubstituted @VARIABLE@ left:"; grep -n '@' "$dir"/*; exit 1; fi
-out=$(cd "$dir" && systemd-analyze verify --man=no cgmanager.service cgmanager.socket cgmanager-unified.socket cgproxy.service 2>&1)
+out=$(cd "$dir" && systemd-analyze verify --man=no cgmanager.service cgmanager.socket cgmanager-unified.socket cgproxy.service \
+  cgmanager-historic-socket.service 2>&1)
 status=$?
 echo "$out"
 # verify prints warnings about the units; any line naming our files is a failure.

@@ -544,6 +544,44 @@ TEST_F(DaemonTest, TheUnifiedHierarchyServesV1Keys) {
     ok("Remove", "ssi", R"(["all","lxc",1])");
 }
 
+// --historic-socket on a host whose /sys/fs/cgroup is a tmpfs (the sandbox's, as on v1 and hybrid
+// hosts) and a socket elsewhere: the historic path reaches the daemon while it runs, also for a
+// client that only knows that path, and is gone once it exits, however it exits. (On pure v2,
+// where the path is covered by a tmpfs over a cgroup: tools/vm/v2-smoke.)
+TEST_F(DaemonTest, TheHistoricSocketPathReachesTheDaemonWhileItRuns) {
+    const std::string historic = "/sys/fs/cgroup/cgmanager/sock";
+    ASSERT_FALSE(exists(historic));
+    for (int sig : {SIGTERM, SIGKILL}) {
+        SCOPED_TRACE(sig);
+        Daemon& d = start(Daemon::Config::with_args({"--historic-socket"}));
+        ASSERT_NE(d.socket(), historic);
+        struct stat st {};
+        ASSERT_EQ(::stat(historic.c_str(), &st), 0);
+        EXPECT_TRUE(S_ISSOCK(st.st_mode));
+        EXPECT_EQ(st.st_ino, stat_of(d.socket()).st_ino);
+        auto r = test::call("python", "unix:path=" + historic, "Ping", "i", "[0]", As{});
+        EXPECT_TRUE(r.ok) << r.message;
+        auto cgm = run({CGM_CLI_BINARY, "ping"}, As::user(1000));
+        EXPECT_EQ(cgm.status, 0) << cgm.err;  // cgm's default: the historic path, where it exists
+        // A second daemon asking for the path while this one answers there is refused.
+        Daemon::Config again = Daemon::Config::with_args({"--historic-socket"});
+        again.expect_ready = false;
+        auto second = Daemon::start(again);
+        EXPECT_EQ(second->wait_exit(), 1);
+        EXPECT_NE(second->log().find("another daemon answers on " + historic), std::string::npos) << second->log();
+        EXPECT_TRUE(exists(historic));
+        d.stop(sig);
+        EXPECT_TRUE(eventually(5000, [&] { return !exists(historic); })) << d.log();
+    }
+    // Where the daemon listens on the historic path itself, there is nothing to link.
+    Daemon::Config c = Daemon::Config::with_args({"--historic-socket"});
+    c.socket = historic;
+    Daemon& d = start(c);
+    EXPECT_TRUE(S_ISSOCK(stat_of(historic).st_mode));
+    d.stop();
+    EXPECT_FALSE(exists(historic));
+}
+
 TEST_F(DaemonTest, SighupFindsHierarchiesMountedSinceStart) {
     // A named hierarchy is known to the daemon only from the mounts (it is not in /proc/cgroups).
     // Hide name=systemd from this (sandbox) mount namespace, start, mount it back, SIGHUP.

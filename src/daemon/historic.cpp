@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon/historic.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/runtime.h"
+#include "cgmanager/names.h"
+#include "core/cgroupfs.h"
+#include "core/limits.h"
+#include "core/proc_parse.h"
+#include "core/sys.h"
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+namespace cgm {
+
+namespace {
+
+constexpr const char* kCgroupRoot = "/sys/fs/cgroup";
+constexpr const char* kDir = "/sys/fs/cgroup/cgmanager";
+constexpr const char* kTmpfsSource = "cgmanager";  // how our tmpfs is told apart in mountinfo
+
+Result<bool> root_is_cgroup2() {
+    struct statfs sfs {};
+    if (::statfs(kCgroupRoot, &sfs) < 0)
+        return errno_error(errno, "statfs {}", kCgroupRoot);
+    if (sfs.f_type == CGROUP2_SUPER_MAGIC)
+        return true;
+    if (sfs.f_type == TMPFS_MAGIC)
+        return false;
+    return make_error(ErrorKind::NotSupported,
+                      "{} is neither a cgroup2 mount (a pure v2 host) nor a tmpfs (a v1 or hybrid host); not "
+                      "making the historic socket path there",
+                      kCgroupRoot);
+}
+
+// The mounts at `path` in this mount namespace, innermost last.
+Result<std::vector<MountInfo>> mounts_at(const std::string& path) {
+    auto text = CGM_TRY(sys::read_file("/proc/self/mountinfo", limits::kMaxProcFileBytes));
+    std::vector<MountInfo> out;
+    for (auto& m : CGM_TRY(parse_mountinfo(text)))
+        if (m.mount_point == path)
+            out.push_back(std::move(m));
+    return out;
+}
+
+Result<UniqueFd> open_dir(const char* path) {
+    UniqueFd fd(::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd)
+        return errno_error(errno, "open {}", path);
+    return fd;
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+    struct stat sa {
+    }, sb{};
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+// An empty cgroup: no processes and no children.
+Result<bool> unused_cgroup(const char* dir) {
+    auto fd = CGM_TRY(open_dir(dir));
+    auto procs = CGM_TRY(cgfs::read_file(fd.get(), "cgroup.procs", limits::kMaxTasksFileBytes));
+    if (procs.find_first_not_of(" \n") != std::string::npos)
+        return false;
+    return CGM_TRY(cgfs::child_dirs(fd.get())).empty();
+}
+
+}  // namespace
+
+Result<HistoricLink> link_historic_socket(const std::string& socket_path) {
+    const std::string historic = kLegacySocketPath;
+    if (socket_path == historic)
+        return HistoricLink::AlreadyThere;
+    const bool cgroup2 = CGM_TRY(root_is_cgroup2());
+    if (bus::answers(historic)) {
+        if (same_file(historic, socket_path))
+            return HistoricLink::AlreadyThere;
+        return make_error(ErrorKind::Failed, "another daemon answers on {}; not replacing it", historic);
+    }
+    CGM_TRY(unlink_historic_socket());  // what a daemon that ended without unlinking left
+
+    bool made_dir = false;
+    if (::mkdir(kDir, 0755) == 0)
+        made_dir = true;
+    else if (errno != EEXIST)
+        return errno_error(errno, "mkdir {}", kDir);
+    bool mounted = false;
+    auto undo = [&] {
+        if (mounted)
+            ::umount2(kDir, MNT_DETACH);
+        if (made_dir)
+            ::rmdir(kDir);
+    };
+    if (cgroup2) {
+        // A cgroup of the root cgroup: covered only while nobody uses it.
+        auto unused = unused_cgroup(kDir);
+        if (!unused || !*unused) {
+            undo();
+            if (!unused)
+                return std::move(unused).error().with_context(kDir);
+            return make_error(ErrorKind::Failed,
+                              "{} is a cgroup in use (it has processes or child cgroups); not "
+                              "covering it with the historic socket path",
+                              kDir);
+        }
+        if (::mount(kTmpfsSource, kDir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=16k,nr_inodes=16") <
+            0) {
+            int e = errno;
+            undo();
+            return errno_error(e, "mount a tmpfs on {}", kDir);
+        }
+        mounted = true;
+    }
+    struct stat st {};
+    if (::lstat(historic.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            undo();
+            return make_error(ErrorKind::Failed, "{} exists and is not a socket; not replacing it", historic);
+        }
+        if (::unlink(historic.c_str()) < 0) {
+            int e = errno;
+            undo();
+            return errno_error(e, "removing the stale socket {}", historic);
+        }
+    }
+    UniqueFd placeholder(::open(historic.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666));
+    if (!placeholder) {
+        int e = errno;
+        undo();
+        return errno_error(e, "create {}", historic);
+    }
+    placeholder.reset();
+    if (::mount(socket_path.c_str(), historic.c_str(), nullptr, MS_BIND, nullptr) < 0) {
+        int e = errno;
+        ::unlink(historic.c_str());
+        undo();
+        return errno_error(e, "bind-mount {} onto {}", socket_path, historic);
+    }
+    if (!same_file(historic, socket_path)) {
+        (void)unlink_historic_socket();
+        return make_error(ErrorKind::Failed, "{} does not reach {} after the bind mount", historic, socket_path);
+    }
+    return HistoricLink::Linked;
+}
+
+Result<void> unlink_historic_socket() {
+    const std::string historic = kLegacySocketPath;
+    // The bind mount(s) on the placeholder, then the placeholder: a regular empty file, ours.
+    for (const auto& m : CGM_TRY(mounts_at(historic))) {
+        (void)m;
+        if (::umount2(historic.c_str(), MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+            return errno_error(errno, "unmount {}", historic);
+    }
+    struct stat st {};
+    if (::lstat(historic.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+        if (::unlink(historic.c_str()) < 0)
+            return errno_error(errno, "remove {}", historic);
+    // Our tmpfs, if it is empty now, and on cgroup2 the cgroup under it.
+    bool ours = false;
+    for (const auto& m : CGM_TRY(mounts_at(kDir)))
+        ours = m.fstype == "tmpfs" && m.source == kTmpfsSource;
+    if (ours) {
+        auto fd = CGM_TRY(open_dir(kDir));
+        if (!CGM_TRY(cgfs::files(fd.get())).empty() || !CGM_TRY(cgfs::child_dirs(fd.get())).empty())
+            return make_error(ErrorKind::Failed, "{} holds files that are not cgmanager's; leaving it", kDir);
+        fd.reset();
+        if (::umount2(kDir, MNT_DETACH) < 0)
+            return errno_error(errno, "unmount {}", kDir);
+        auto cgroup2 = root_is_cgroup2();
+        if (cgroup2 && *cgroup2 && CGM_TRY(unused_cgroup(kDir)) && ::rmdir(kDir) < 0 && errno != ENOENT)
+            return errno_error(errno, "remove the cgroup {}", kDir);
+    }
+    return ok();
+}
+
+Result<UniqueFd> unlink_historic_socket_at_exit() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0)
+        return errno_error(errno, "pipe2");
+    UniqueFd read_end(p[0]), write_end(p[1]);
+    pid_t pid = ::fork();
+    if (pid < 0)
+        return errno_error(errno, "fork");
+    if (pid == 0) {
+        ::prctl(PR_SET_NAME, "cgm-historic");
+        const int keep = read_end.get();
+        // Nothing of the daemon's but stdio and the pipe: not its listening socket, so that a
+        // client never waits on a socket nobody serves.
+        if (keep > 3)
+            ::close_range(3, keep - 1, 0);
+        ::close_range(keep + 1, ~0U, 0);
+        char c;
+        for (;;) {  // until end of file: the daemon has exited
+            ssize_t n = ::read(keep, &c, 1);
+            if (n == 0 || (n < 0 && errno != EINTR))
+                break;
+        }
+        auto r = unlink_historic_socket();
+        if (!r)
+            std::fprintf(stderr, "cgmanager: unlinking the historic socket path: %s\n", r.error().message.c_str());
+        ::_exit(r ? 0 : 1);
+    }
+    return write_end;
+}
+
+}  // namespace cgm
