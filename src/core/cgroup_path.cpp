@@ -131,6 +131,13 @@ std::optional<CgroupPath> CgroupPath::relative_to(const CgroupPath& ancestor) co
         std::vector<std::string>(parts_.begin() + static_cast<std::ptrdiff_t>(ancestor.parts_.size()), parts_.end()));
 }
 
+CgroupPath CgroupPath::common_ancestor(const CgroupPath& other) const {
+    size_t n = 0;
+    while (n < parts_.size() && n < other.parts_.size() && parts_[n] == other.parts_[n])
+        ++n;
+    return CgroupPath(std::vector<std::string>(parts_.begin(), parts_.begin() + static_cast<std::ptrdiff_t>(n)));
+}
+
 bool CgroupPath::ends_with(const CgroupPath& suffix) const {
     if (suffix.parts_.size() > parts_.size())
         return false;

@@ -59,6 +59,8 @@ public:
     bool ends_with(const CgroupPath& suffix) const;
     /// The path with its last n components removed.
     CgroupPath without_suffix(size_t n) const;
+    /// The deepest path both this one and `other` are under (the base when they share nothing).
+    CgroupPath common_ancestor(const CgroupPath& other) const;
 
     bool operator==(const CgroupPath& o) const { return parts_ == o.parts_; }
     bool operator<(const CgroupPath& o) const { return parts_ < o.parts_; }

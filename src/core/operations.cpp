@@ -538,6 +538,29 @@ ControllerWish controller_wish(const HierarchyTable& table, const Hierarchy& h, 
 
 }  // namespace
 
+namespace {
+
+// cgroup v2's delegation containment: a process moves between two cgroups only for a writer of
+// cgroup.procs of their common ancestor (what the kernel asks of a direct write).
+Result<void> check_containment(const Identity& r, const Hierarchy& h, pid_t v, const CgroupPath& from,
+                               const CgroupPath& to) {
+    const CgroupPath common = from.common_ancestor(to);
+    auto dir = CGM_TRY(cgfs::open_cgroup(h.root.get(), common));
+    auto procs = cgfs::open_entry(dir.get(), "cgroup.procs");
+    if (!procs)
+        return std::move(procs).error().with_context("cgroup " + common.absolute());
+    auto allowed = require_access(r, procs->get(), Access::Write,
+                                  fmt::format("file 'cgroup.procs' of cgroup {}", common.absolute()));
+    if (!allowed)
+        return std::move(allowed).error().with_context(
+            fmt::format("moving process {} from {} to {} needs write access to cgroup.procs of {}, their common "
+                        "ancestor (cgroup v2's delegation containment, --v2-containment)",
+                        v, from.absolute(), to.absolute(), common.absolute()));
+    return ok();
+}
+
+}  // namespace
+
 Result<Existed> Operations::create(const Caller& c, std::string_view controller, std::string_view cgroup) const {
     Call call(*this, c);
     auto hs = CGM_TRY(table_.resolve(controller));
@@ -891,6 +914,8 @@ Result<void> Operations::move_pid_impl(const Caller& c, std::string_view control
                 return std::move(file).error().with_context("cgroup " + path.absolute());
             CGM_TRY(require_access(r, file->get(), Access::Write,
                                    fmt::format("file {} of cgroup {}", quoted(target.auth_file), path.absolute())));
+            if (config_.v2_containment && h.is_unified())
+                CGM_TRY(check_containment(r, h, v, vcg, path));
             return Planned{&h, std::move(fd), std::move(target), std::move(path)};
         };
         planned.push_back(CGM_TRY(in_hierarchy(h, plan())));

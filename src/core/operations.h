@@ -42,6 +42,10 @@ struct OperationsConfig {
     /// Cgroups each uid but host root may have made with Create (--max-cgroups-per-uid); shared
     /// by the Operations of successive reloads. Null: no limit.
     std::shared_ptr<CreationQuota> quota;
+    /// cgroup v2's delegation containment (--v2-containment): MovePid into a unified hierarchy also
+    /// needs write access to cgroup.procs of the common ancestor of the process's cgroup and the
+    /// target, as the kernel asks of a direct write (docs/security.md).
+    bool v2_containment = false;
 };
 
 class Operations final : public CgroupService {

@@ -53,6 +53,7 @@ struct Options {
     bool daemon = false;
     bool sigstop = false;
     bool historic_socket = false;
+    bool v2_containment = false;
     bool link_historic = false;
     bool unlink_historic = false;
     bool verbose = false;
@@ -246,7 +247,8 @@ int run(const Options& opt) {
     auto shared_table = std::make_shared<const cgm::HierarchyTable>(std::move(table).value());
     cgm::Reaper reaper(opt.rundir + "/watches", std::chrono::milliseconds(opt.sweep_interval_ms));
     reaper.set_table(shared_table);
-    cgm::OperationsConfig ops_config{opt.max_depth, std::make_shared<cgm::CreationQuota>(opt.max_cgroups_per_uid)};
+    cgm::OperationsConfig ops_config{opt.max_depth, std::make_shared<cgm::CreationQuota>(opt.max_cgroups_per_uid),
+                                     opt.v2_containment};
     auto ops = std::make_shared<const cgm::Operations>(shared_table, *proc, reaper, ops_config);
 
     // 3. Serve.
@@ -338,6 +340,9 @@ int real_main(int argc, char** argv) {
         ->default_val("/run/cgmanager");
     app.add_option("--threads", opt.threads, "Event loops serving clients (default: one per CPU)")
         ->check(CLI::Range(1u, 256u));
+    app.add_flag("--v2-containment", opt.v2_containment,
+                 "On cgroup2, MovePid also needs write access to cgroup.procs of the common ancestor of the "
+                 "process's cgroup and the target, as the kernel asks of a direct write");
     app.add_flag("--compat-errors", opt.compat_errors,
                  "Answer every failure with InvalidArgs \"invalid request\", as CGManager 0.42 did");
     app.add_option("--scm-timeout", opt.scm_timeout_ms, "Milliseconds an *Scm credential exchange may take")

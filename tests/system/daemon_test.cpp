@@ -582,6 +582,54 @@ TEST_F(DaemonTest, TheHistoricSocketPathReachesTheDaemonWhileItRuns) {
     EXPECT_FALSE(exists(historic));
 }
 
+// cgroup v2's delegation containment (docs/security.md, "Moving between delegated cgroups"): uid
+// 1000 owns /ct8 and /ct9 separately. By default it may move its process from one to the other
+// (0.42's rule, as on v1); with --v2-containment only within what it owns below a common ancestor
+// whose cgroup.procs it may write, as the kernel rules for a direct write. v1 hierarchies keep
+// 0.42's rule either way.
+TEST_F(DaemonTest, V2ContainmentIsTheKernelsRuleWhenAsked) {
+    for (bool enforced : {false, true}) {
+        SCOPED_TRACE(enforced ? "--v2-containment" : "default");
+        start(enforced ? Daemon::Config::with_args({"--v2-containment"}) : Daemon::Config{});
+        for (const char* ct : {"ct8", "ct9"}) {
+            ok("Create", "ss", fmt::format(R"(["unified,memory","{}"])", ct));
+            ok("Chown", "ssii", fmt::format(R"(["unified,memory","{}",1000,1000])", ct));
+        }
+        auto mine = Child::as_user(1000, 1000);
+        const int32_t pid = mine->pid();
+        ok("MovePidAbs", "ssi", fmt::format(R"(["unified,memory","/ct8",{}])", pid));
+        RawBus& bus = connect_as(1000);
+        auto to_ct9 = bus.call("MovePidAbs", "ssi", "unified", "/ct9", pid);
+        if (!enforced) {
+            EXPECT_TRUE(to_ct9.ok) << to_ct9.describe();
+            EXPECT_EQ(proc_cgroup(pid, ""), "/ct9/.cgm_leaf");
+        } else {
+            EXPECT_EQ(to_ct9.error_name, "org.freedesktop.DBus.Error.AccessDenied");
+            EXPECT_NE(to_ct9.message.find(fmt::format(
+                          "moving process {} from /ct8 to /ct9 needs write access to cgroup.procs of /, their "
+                          "common ancestor (cgroup v2's delegation containment, --v2-containment): uid 1000 may "
+                          "not write file 'cgroup.procs' of cgroup /",
+                          pid)),
+                      std::string::npos)
+                << to_ct9.message;
+            EXPECT_EQ(proc_cgroup(pid, ""), "/ct8/.cgm_leaf");  // nothing moved
+            // Within its own ct8, and on v1 between ct8 and ct9, it still may.
+            auto made = bus.call("Create", "ss", "unified", "ct8/a");
+            ASSERT_TRUE(made.ok) << made.describe();
+            auto within = bus.call("MovePidAbs", "ssi", "unified", "/ct8/a", pid);
+            EXPECT_TRUE(within.ok) << within.describe();
+            EXPECT_EQ(proc_cgroup(pid, ""), "/ct8/a/.cgm_leaf");
+        }
+        auto v1 = bus.call("MovePidAbs", "ssi", "memory", "/ct9", pid);
+        EXPECT_TRUE(v1.ok) << v1.describe();
+        EXPECT_EQ(proc_cgroup(pid, "memory"), "/ct9");
+        mine.reset();
+        buses_.clear();
+        ok("Remove", "ssi", R"(["unified,memory","ct8",1])");
+        ok("Remove", "ssi", R"(["unified,memory","ct9",1])");
+    }
+}
+
 TEST_F(DaemonTest, SighupFindsHierarchiesMountedSinceStart) {
     // A named hierarchy is known to the daemon only from the mounts (it is not in /proc/cgroups).
     // Hide name=systemd from this (sandbox) mount namespace, start, mount it back, SIGHUP.

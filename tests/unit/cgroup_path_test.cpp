@@ -62,6 +62,17 @@ TEST(CgroupPathTest, LongPathHelperBuildsValidPaths) {
     EXPECT_NE(p.back(), '/');
 }
 
+TEST(CgroupPathTest, CommonAncestor) {
+    auto p = [](std::string_view s) { return CgroupPath::parse(s).value(); };
+    EXPECT_EQ(p("ct8").common_ancestor(p("ct9")), CgroupPath());
+    EXPECT_EQ(p("ct8/a").common_ancestor(p("ct8/b/c")), p("ct8"));
+    EXPECT_EQ(p("ct8").common_ancestor(p("ct8/a")), p("ct8"));
+    EXPECT_EQ(p("ct8/a").common_ancestor(p("ct8")), p("ct8"));
+    EXPECT_EQ(p("ab").common_ancestor(p("abc")), CgroupPath());  // whole components
+    EXPECT_EQ(p("x/y").common_ancestor(p("x/y")), p("x/y"));
+    EXPECT_EQ(CgroupPath().common_ancestor(p("x")), CgroupPath());
+}
+
 TEST(CgroupPathTest, ParseValid) {
     const std::string c255(255, 'x');
     const std::string a_c255 = "a/" + c255;
