@@ -536,10 +536,6 @@ ControllerWish controller_wish(const HierarchyTable& table, const Hierarchy& h, 
     return wish;
 }
 
-}  // namespace
-
-namespace {
-
 // cgroup v2's delegation containment: a process moves between two cgroups only for a writer of
 // cgroup.procs of their common ancestor (what the kernel asks of a direct write).
 Result<void> check_containment(const Identity& r, const Hierarchy& h, pid_t v, const CgroupPath& from,
