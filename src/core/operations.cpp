@@ -824,7 +824,7 @@ Result<void> Operations::chmod(const Caller& c, std::string_view controller, std
         std::string name(file);
         if (!file.empty())
             if (auto map = CGM_TRY(h.backend->map_key(file)))
-                name = map->file;
+                name = map->chmod_file;
         auto path = CGM_TRY(call.requestor_cgroup(h)).join(arg.path);
         auto dir = CGM_TRY(cgfs::open_cgroup(h.root.get(), path));
         std::string what = "cgroup " + path.absolute();

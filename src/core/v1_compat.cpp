@@ -111,6 +111,26 @@ Result<std::string> set_limit(const KeyMap&, std::string_view value, const ReadF
     return limit_to_v2(value);
 }
 
+// hugetlb.<size>.limit_in_bytes: v1 shows "no limit" in whole huge pages.
+Result<std::string> get_huge_limit(const KeyMap& m, const ReadFile& read) {
+    auto size = std::string_view(m.key).substr(8);  // after "hugetlb."
+    return limit_to_v1(CGM_TRY(read(m.file)), page_size(), huge_page_bytes(size.substr(0, size.find('.'))));
+}
+
+// memory.soft_limit_in_bytes as memory.low: v1's "no soft limit" (-1, its default) is v2's "no
+// protection" (0, its default), not memory.low=max, which would protect the cgroup from reclaim.
+Result<std::string> get_soft_limit(const KeyMap& m, const ReadFile& read) {
+    auto text = CGM_TRY(read(m.file));
+    auto v = trim_view(text);
+    if (v == "0" || v == "max")
+        return v1_unlimited(page_size());
+    return std::string(v);
+}
+Result<std::string> set_soft_limit(const KeyMap&, std::string_view value, const ReadFile&) {
+    auto v = CGM_TRY(limit_to_v2(value));
+    return v == "max" ? std::string("0") : v;
+}
+
 Result<std::string> get_shares(const KeyMap& m, const ReadFile& read) {
     return std::to_string(weight_to_shares(CGM_TRY(read_number(read, m.file))));
 }
@@ -122,13 +142,12 @@ Result<std::string> get_quota(const KeyMap&, const ReadFile& read) {
     auto cur = CGM_TRY(read_cpu_max(read));
     return cur.quota == "max" ? std::string("-1") : cur.quota;
 }
-Result<std::string> set_quota(const KeyMap& m, std::string_view value, const ReadFile& read) {
-    auto v = trim_view(value);
-    auto n = parse_number<int64_t>(v);
-    if (!n || (*n < 0 && *n != -1))
+// The quota alone: the kernel keeps the period (so a concurrent period write is not undone).
+Result<std::string> set_quota(const KeyMap& m, std::string_view value, const ReadFile&) {
+    auto n = parse_number<int64_t>(trim_view(value));
+    if (!n)
         return bad_value(m, value, "not -1 (no limit) or a number of microseconds");
-    auto cur = CGM_TRY(read_cpu_max(read));
-    return fmt::format("{} {}", *n == -1 ? std::string("max") : std::to_string(*n), cur.period);
+    return *n < 0 ? std::string("max") : std::to_string(*n);  // v1: any negative quota is no limit
 }
 
 Result<std::string> get_period(const KeyMap&, const ReadFile& read) {
@@ -149,7 +168,10 @@ Result<std::string> get_blkio_weight(const KeyMap& m, const ReadFile& read) {
     return std::to_string(io_to_blkio_weight(*n));
 }
 Result<std::string> set_blkio_weight(const KeyMap& m, std::string_view value, const ReadFile&) {
-    return fmt::format("default {}", blkio_to_io_weight(CGM_TRY(value_number(m, value))));
+    auto n = CGM_TRY(value_number(m, value));
+    if (n < 10 || n > 1000)
+        return bad_value(m, value, "blkio.weight is between 10 and 1000");
+    return fmt::format("default {}", blkio_to_io_weight(n));
 }
 
 Result<std::string> get_freezer_state(const KeyMap&, const ReadFile& read) {
@@ -185,7 +207,7 @@ struct Mapped {
 
 constexpr Mapped kMapped[] = {
     {"memory.limit_in_bytes", "memory.max", get_limit, set_limit},
-    {"memory.soft_limit_in_bytes", "memory.low", get_limit, set_limit},
+    {"memory.soft_limit_in_bytes", "memory.low", get_soft_limit, set_soft_limit},
     {"memory.usage_in_bytes", "memory.current", get_as_is, nullptr},
     {"memory.max_usage_in_bytes", "memory.peak", get_as_is, nullptr},
     {"cpu.shares", "cpu.weight", get_shares, set_shares},
@@ -251,28 +273,30 @@ Result<std::optional<KeyMap>> map_key(std::string_view key) {
     if (key == "tasks") {
         KeyMap m;
         m.key = key;
-        m.file = "cgroup.procs";
+        m.file = "cgroup.threads";
+        m.chmod_file = "cgroup.procs";  // the file that authorizes a move
         m.threads = true;
         return std::optional<KeyMap>(std::move(m));
     }
     for (const auto& e : kMapped) {
         if (e.v1 != key)
             continue;
-        return std::optional<KeyMap>(KeyMap{std::string(key), std::string(e.file), false, e.get, e.set});
+        return std::optional<KeyMap>(
+            KeyMap{std::string(key), std::string(e.file), std::string(e.file), false, e.get, e.set});
     }
     // hugetlb.<size>[.rsvd].{limit,usage}_in_bytes: v2 names the same counters .max and .current.
     if (starts_with(key, "hugetlb.")) {
         constexpr std::string_view kLimit = ".limit_in_bytes", kUsage = ".usage_in_bytes";
-        if (ends_with(key, kLimit) && key.size() > 8 + kLimit.size())
-            return std::optional<KeyMap>(KeyMap{std::string(key),
-                                                fmt::format("{}.max", key.substr(0, key.size() - kLimit.size())), false,
-                                                get_limit, set_limit});
+        if (ends_with(key, kLimit) && key.size() > 8 + kLimit.size()) {
+            auto file = fmt::format("{}.max", key.substr(0, key.size() - kLimit.size()));
+            return std::optional<KeyMap>(KeyMap{std::string(key), file, file, false, get_huge_limit, set_limit});
+        }
         if (ends_with(key, ".max_usage_in_bytes"))
             return unsupported(key, "cgroup v2 keeps no peak of hugetlb usage");
-        if (ends_with(key, kUsage) && key.size() > 8 + kUsage.size())
-            return std::optional<KeyMap>(KeyMap{std::string(key),
-                                                fmt::format("{}.current", key.substr(0, key.size() - kUsage.size())),
-                                                false, get_as_is, nullptr});
+        if (ends_with(key, kUsage) && key.size() > 8 + kUsage.size()) {
+            auto file = fmt::format("{}.current", key.substr(0, key.size() - kUsage.size()));
+            return std::optional<KeyMap>(KeyMap{std::string(key), file, file, false, get_as_is, nullptr});
+        }
         if (ends_with(key, ".failcnt"))
             return unsupported(key, "cgroup v2 counts hits of the limit in hugetlb.<size>.events (\"max\")");
         return std::optional<KeyMap>();
@@ -283,15 +307,29 @@ Result<std::optional<KeyMap>> map_key(std::string_view key) {
     return std::optional<KeyMap>();
 }
 
-std::string v1_unlimited(long page_size) {
-    return std::to_string(LONG_MAX / page_size * page_size);
+std::string v1_unlimited(long page_size, uint64_t huge_page) {
+    uint64_t pages = LONG_MAX / page_size;
+    const uint64_t per_huge = huge_page / static_cast<uint64_t>(page_size);
+    if (per_huge > 1)
+        pages = pages / per_huge * per_huge;
+    return std::to_string(pages * static_cast<uint64_t>(page_size));
 }
 
-std::string limit_to_v1(std::string_view v2, long page_size) {
+std::string limit_to_v1(std::string_view v2, long page_size, uint64_t huge_page) {
     auto v = trim_view(v2);
     if (v == "max")
-        return v1_unlimited(page_size);
+        return v1_unlimited(page_size, huge_page);
     return std::string(v);
+}
+
+uint64_t huge_page_bytes(std::string_view size) {
+    constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+        {"KB", 1ULL << 10}, {"MB", 1ULL << 20}, {"GB", 1ULL << 30}};
+    for (const auto& [unit, bytes] : kUnits)
+        if (ends_with(size, unit))
+            if (auto n = parse_number<uint64_t>(size.substr(0, size.size() - unit.size())); n && *n < (1ULL << 20))
+                return *n * bytes;
+    return 0;
 }
 
 Result<std::string> limit_to_v2(std::string_view v1) {

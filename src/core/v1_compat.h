@@ -34,9 +34,11 @@ using ReadFile = std::function<Result<std::string>(std::string_view file)>;
 /// How the unified hierarchy serves one v1 key.
 struct KeyMap {
     std::string key;   ///< the v1 key asked for
-    std::string file;  ///< the v2 file that holds the value: SetValue writes it, Chmod changes it
-    /// "tasks": the thread ids of the cgroup (and its hidden leaf), which the driver reads; `get`
-    /// is then unused.
+    std::string file;  ///< the v2 file that holds the value: GetValue reads and SetValue writes it
+    /// The file Chmod changes for the v1 name (`file`, but "cgroup.procs" for "tasks").
+    std::string chmod_file;
+    /// "tasks": the thread ids of the cgroup (and its hidden leaf) in `file` (cgroup.threads),
+    /// which the driver reads; `get` is then unused.
     bool threads = false;
     /// GetValue: the v1 text from the v2 file(s), trailing newline stripped.
     Result<std::string> (*get)(const KeyMap&, const ReadFile&) = nullptr;
@@ -51,10 +53,13 @@ Result<std::optional<KeyMap>> map_key(std::string_view key);
 
 // The value conversions, for the tests and the docs.
 
-/// What v1 shows for "no limit" in a memory or hugetlb limit: the largest page counter in bytes.
-std::string v1_unlimited(long page_size);
+/// What v1 shows for "no limit" in a memory limit: the largest page counter in bytes; for a
+/// hugetlb limit (`huge_page` bytes > 0), that rounded down to whole huge pages.
+std::string v1_unlimited(long page_size, uint64_t huge_page = 0);
 /// memory.max-like text ("max", or bytes) as v1 shows a *_limit_in_bytes.
-std::string limit_to_v1(std::string_view v2, long page_size);
+std::string limit_to_v1(std::string_view v2, long page_size, uint64_t huge_page = 0);
+/// The bytes of a hugetlb size as the kernel names it in file names ("2MB", "1GB", "64KB"), or 0.
+uint64_t huge_page_bytes(std::string_view size);
 /// A v1 *_limit_in_bytes value ("-1", bytes, "256M") as the v2 file takes it.
 Result<std::string> limit_to_v2(std::string_view v1);
 
@@ -64,7 +69,8 @@ Result<std::string> limit_to_v2(std::string_view v1);
 uint64_t shares_to_weight(uint64_t shares);
 uint64_t weight_to_shares(uint64_t weight);
 
-/// blkio.weight [10, 1000] to io.weight [1, 10000] and back (the runtimes' linear map).
+/// blkio.weight [10, 1000] to io.weight [1, 10000] and back (the runtimes' linear map; SetValue
+/// refuses values out of range, as the v1 kernel does).
 uint64_t blkio_to_io_weight(uint64_t weight);
 uint64_t io_to_blkio_weight(uint64_t weight);
 

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/historic.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -32,7 +36,9 @@ namespace {
 
 constexpr const char* kCgroupRoot = "/sys/fs/cgroup";
 constexpr const char* kDir = "/sys/fs/cgroup/cgmanager";
-constexpr const char* kTmpfsSource = "cgmanager";  // how our tmpfs is told apart in mountinfo
+// How our tmpfs is told apart in mountinfo: over a directory we made, or over one that was there.
+constexpr const char* kTmpfsSource = "cgmanager";
+constexpr const char* kTmpfsSourceOver = "cgmanager-over";
 
 Result<bool> root_is_cgroup2() {
     struct statfs sfs {};
@@ -87,6 +93,11 @@ Result<HistoricLink> link_historic_socket(const std::string& socket_path) {
     const std::string historic = kLegacySocketPath;
     if (socket_path == historic)
         return HistoricLink::AlreadyThere;
+    struct stat sock {};
+    if (socket_path.empty() || socket_path.front() != '/' || ::stat(socket_path.c_str(), &sock) < 0 ||
+        !S_ISSOCK(sock.st_mode))
+        return make_error(ErrorKind::InvalidArgs, "the daemon's socket {} is not a socket file; nothing to link",
+                          socket_path.empty() ? std::string("(unnamed)") : socket_path);
     const bool cgroup2 = CGM_TRY(root_is_cgroup2());
     if (bus::answers(historic)) {
         if (same_file(historic, socket_path))
@@ -119,8 +130,8 @@ Result<HistoricLink> link_historic_socket(const std::string& socket_path) {
                               "covering it with the historic socket path",
                               kDir);
         }
-        if (::mount(kTmpfsSource, kDir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=16k,nr_inodes=16") <
-            0) {
+        if (::mount(made_dir ? kTmpfsSource : kTmpfsSourceOver, kDir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                    "mode=0755,size=16k,nr_inodes=16") < 0) {
             int e = errno;
             undo();
             return errno_error(e, "mount a tmpfs on {}", kDir);
@@ -159,8 +170,13 @@ Result<HistoricLink> link_historic_socket(const std::string& socket_path) {
     return HistoricLink::Linked;
 }
 
-Result<void> unlink_historic_socket() {
+Result<void> unlink_historic_socket(std::optional<SocketId> only_socket) {
     const std::string historic = kLegacySocketPath;
+    if (only_socket) {
+        struct stat now {};
+        if (::stat(historic.c_str(), &now) < 0 || now.st_dev != only_socket->dev || now.st_ino != only_socket->ino)
+            return ok();  // not (or no longer) our link
+    }
     // The bind mount(s) on the placeholder, then the placeholder: a regular empty file, ours.
     for (const auto& m : CGM_TRY(mounts_at(historic))) {
         (void)m;
@@ -172,9 +188,11 @@ Result<void> unlink_historic_socket() {
         if (::unlink(historic.c_str()) < 0)
             return errno_error(errno, "remove {}", historic);
     // Our tmpfs, if it is empty now, and on cgroup2 the cgroup under it.
-    bool ours = false;
-    for (const auto& m : CGM_TRY(mounts_at(kDir)))
-        ours = m.fstype == "tmpfs" && m.source == kTmpfsSource;
+    bool ours = false, made_dir = false;
+    for (const auto& m : CGM_TRY(mounts_at(kDir))) {
+        ours = m.fstype == "tmpfs" && (m.source == kTmpfsSource || m.source == kTmpfsSourceOver);
+        made_dir = ours && m.source == kTmpfsSource;
+    }
     if (ours) {
         auto fd = CGM_TRY(open_dir(kDir));
         if (!CGM_TRY(cgfs::files(fd.get())).empty() || !CGM_TRY(cgfs::child_dirs(fd.get())).empty())
@@ -183,13 +201,40 @@ Result<void> unlink_historic_socket() {
         if (::umount2(kDir, MNT_DETACH) < 0)
             return errno_error(errno, "unmount {}", kDir);
         auto cgroup2 = root_is_cgroup2();
-        if (cgroup2 && *cgroup2 && CGM_TRY(unused_cgroup(kDir)) && ::rmdir(kDir) < 0 && errno != ENOENT)
+        if (made_dir && cgroup2 && *cgroup2 && CGM_TRY(unused_cgroup(kDir)) && ::rmdir(kDir) < 0 && errno != ENOENT)
             return errno_error(errno, "remove the cgroup {}", kDir);
     }
     return ok();
 }
 
-Result<UniqueFd> unlink_historic_socket_at_exit() {
+namespace {
+
+// Close every descriptor but stdio and `keep`; close_range where the kernel has it (5.9), else
+// one by one from /proc/self/fd.
+void close_all_but(int keep) {
+    bool done = (keep <= 3 || ::close_range(3, keep - 1, 0) == 0) && ::close_range(keep + 1, ~0U, 0) == 0;
+    if (done)
+        return;
+    std::vector<int> open;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (struct dirent* e = ::readdir(d)) {
+            int fd = std::atoi(e->d_name);
+            if (fd > 2 && fd != keep && fd != ::dirfd(d))
+                open.push_back(fd);
+        }
+        ::closedir(d);
+    }
+    for (int fd : open)
+        ::close(fd);
+}
+
+}  // namespace
+
+Result<UniqueFd> unlink_historic_socket_at_exit(const std::string& socket_path, bool quiet) {
+    struct stat sock {};
+    if (::stat(socket_path.c_str(), &sock) < 0)
+        return errno_error(errno, "stat {}", socket_path);
+    const SocketId linked{sock.st_dev, sock.st_ino};
     int p[2];
     if (::pipe2(p, O_CLOEXEC) < 0)
         return errno_error(errno, "pipe2");
@@ -199,21 +244,35 @@ Result<UniqueFd> unlink_historic_socket_at_exit() {
         return errno_error(errno, "fork");
     if (pid == 0) {
         ::prctl(PR_SET_NAME, "cgm-historic");
+        // Nothing of the daemon's but the pipe's read end: not its listening socket (a client must
+        // never wait on a socket nobody serves), not the write end (or it would wait for itself),
+        // not the terminal or session it was started from.
         const int keep = read_end.get();
-        // Nothing of the daemon's but stdio and the pipe: not its listening socket, so that a
-        // client never waits on a socket nobody serves.
-        if (keep > 3)
-            ::close_range(3, keep - 1, 0);
-        ::close_range(keep + 1, ~0U, 0);
+        ::close(write_end.get());
+        close_all_but(keep);
+        ::setsid();
+        [[maybe_unused]] int in_root = ::chdir("/");  // not to keep a mount busy; failing is harmless
+        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+            ::dup2(null, 0);
+            ::dup2(null, 1);
+            if (quiet)
+                ::dup2(null, 2);
+            ::close(null);
+        }
         char c;
         for (;;) {  // until end of file: the daemon has exited
             ssize_t n = ::read(keep, &c, 1);
             if (n == 0 || (n < 0 && errno != EINTR))
                 break;
         }
-        auto r = unlink_historic_socket();
-        if (!r)
-            std::fprintf(stderr, "cgmanager: unlinking the historic socket path: %s\n", r.error().message.c_str());
+        auto r = unlink_historic_socket(linked);
+        if (!r) {
+            if (quiet)
+                ::syslog(LOG_DAEMON | LOG_ERR, "unlinking the historic socket path: %s", r.error().message.c_str());
+            else
+                std::fprintf(stderr, "cgmanager: unlinking the historic socket path: %s\n", r.error().message.c_str());
+        }
         ::_exit(r ? 0 : 1);
     }
     return write_end;

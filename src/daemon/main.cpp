@@ -183,7 +183,7 @@ int run(const Options& opt) {
         if (*link == cgm::HistoricLink::Linked) {
             spdlog::info("{} reaches {}", cgm::kLegacySocketPath, path);
             if (!ours.path.empty()) {
-                auto guard = cgm::unlink_historic_socket_at_exit();
+                auto guard = cgm::unlink_historic_socket_at_exit(path, opt.daemon);
                 if (!guard) {
                     spdlog::error("--historic-socket: {}", guard.error().message);
                     (void)cgm::unlink_historic_socket();

@@ -77,13 +77,15 @@ TEST(V1Compat, KeysAndTheirFiles) {
         auto m = mapped(c.v1);
         EXPECT_EQ(m.key, c.v1);
         EXPECT_EQ(m.file, c.file);
+        EXPECT_EQ(m.chmod_file, c.file);
         EXPECT_NE(m.get, nullptr);
         EXPECT_EQ(m.set != nullptr, c.writable);
         EXPECT_FALSE(m.threads);
     }
     auto tasks = mapped("tasks");
     EXPECT_TRUE(tasks.threads);
-    EXPECT_EQ(tasks.file, "cgroup.procs");  // what Chmod changes: the file that authorizes a move
+    EXPECT_EQ(tasks.file, "cgroup.threads");      // what GetValue reads (and checks access on)
+    EXPECT_EQ(tasks.chmod_file, "cgroup.procs");  // what Chmod changes: the file that authorizes a move
 }
 
 TEST(V1Compat, V2AndSharedKeysAreServedAsTheyAre) {
@@ -156,7 +158,21 @@ TEST(V1Compat, MemoryLimits) {
     auto unlimited = get("memory.limit_in_bytes", f);
     ASSERT_TRUE(IsOk(unlimited));
     EXPECT_EQ(std::stoull(*unlimited) % 4096, 0u);
-    EXPECT_EQ(*get("memory.soft_limit_in_bytes", f), "0");
+    // v1's "no soft limit" is v2's "no protection" (0), both ways.
+    EXPECT_EQ(*get("memory.soft_limit_in_bytes", f), "9223372036854771712");
+    EXPECT_EQ(*set("memory.soft_limit_in_bytes", "-1"), "0");
+    EXPECT_EQ(*set("memory.soft_limit_in_bytes", "64M"), "64M");
+    Files low{{{"memory.low", "67108864\n"}}};
+    EXPECT_EQ(*get("memory.soft_limit_in_bytes", low), "67108864");
+    // hugetlb: no limit in whole huge pages, as v1 shows it.
+    EXPECT_EQ(huge_page_bytes("2MB"), 2097152u);
+    EXPECT_EQ(huge_page_bytes("1GB"), 1073741824u);
+    EXPECT_EQ(huge_page_bytes("64KB"), 65536u);
+    EXPECT_EQ(huge_page_bytes("2XB"), 0u);
+    EXPECT_EQ(v1_unlimited(4096, 2097152), "9223372036852678656");
+    EXPECT_EQ(v1_unlimited(4096, 0), "9223372036854771712");
+    Files huge{{{"hugetlb.2MB.max", "max\n"}}};
+    EXPECT_EQ(*get("hugetlb.2MB.limit_in_bytes", huge), "9223372036852678656");
     EXPECT_EQ(*get("memory.usage_in_bytes", f), "4096");
     EXPECT_EQ(*set("memory.limit_in_bytes", "-1"), "max");
     EXPECT_EQ(*set("memory.limit_in_bytes", "1073741824"), "1073741824");
@@ -196,12 +212,13 @@ TEST(V1Compat, CfsQuotaAndPeriod) {
     EXPECT_EQ(*get("cpu.cfs_quota_us", unlimited), "-1");
     EXPECT_EQ(*get("cpu.cfs_quota_us", half), "50000");
     EXPECT_EQ(*get("cpu.cfs_period_us", half), "100000");
-    // Each write keeps the other half of cpu.max.
-    EXPECT_EQ(*set("cpu.cfs_quota_us", "25000", half), "25000 100000");
-    EXPECT_EQ(*set("cpu.cfs_quota_us", "-1", half), "max 100000");
+    // The quota is written alone (the kernel keeps the period); the period with the quota read.
+    EXPECT_EQ(*set("cpu.cfs_quota_us", "25000", half), "25000");
+    EXPECT_EQ(*set("cpu.cfs_quota_us", "-1", half), "max");
+    EXPECT_EQ(*set("cpu.cfs_quota_us", "-2", half), "max");  // v1: any negative quota is no limit
     EXPECT_EQ(*set("cpu.cfs_period_us", "200000", half), "50000 200000");
     EXPECT_EQ(*set("cpu.cfs_period_us", "200000", unlimited), "max 200000");
-    EXPECT_TRUE(IsError(set("cpu.cfs_quota_us", "-2", half), ErrorKind::InvalidArgs, "not -1 (no limit)"));
+    EXPECT_TRUE(IsError(set("cpu.cfs_quota_us", "lots", half), ErrorKind::InvalidArgs, "not -1 (no limit)"));
     EXPECT_TRUE(IsError(set("cpu.cfs_period_us", "x", half), ErrorKind::InvalidArgs, "cpu.cfs_period_us"));
     Files garbage{{{"cpu.max", "what\n"}}};
     EXPECT_TRUE(IsError(get("cpu.cfs_quota_us", garbage), ErrorKind::Failed, "unexpected content of cpu.max"));
@@ -217,6 +234,8 @@ TEST(V1Compat, BlkioWeight) {
     Files f{{{"io.weight", "default 4950\n8:0 200\n"}}};
     EXPECT_EQ(*get("blkio.weight", f), "500");
     EXPECT_EQ(*set("blkio.weight", "1000"), "default 10000");
+    EXPECT_TRUE(IsError(set("blkio.weight", "5"), ErrorKind::InvalidArgs, "between 10 and 1000"));
+    EXPECT_TRUE(IsError(set("blkio.weight", "1001"), ErrorKind::InvalidArgs, "between 10 and 1000"));
     Files garbage{{{"io.weight", "8:0 200\n"}}};
     EXPECT_TRUE(IsError(get("blkio.weight", garbage), ErrorKind::Failed, "unexpected content of io.weight"));
 }
