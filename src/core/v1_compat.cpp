@@ -247,13 +247,6 @@ constexpr Unsupported kUnsupported[] = {
     {"cgroup.clone_children", "a cgroup v2 cpuset uses its parent's effective cpus and mems until it sets its own"},
 };
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 Error unsupported(std::string_view key, std::string_view why) {
     return Error(ErrorKind::NotSupported, fmt::format("key {} has no cgroup v2 equivalent: {}", quoted(key), why));
 }
@@ -285,24 +278,24 @@ Result<std::optional<KeyMap>> map_key(std::string_view key) {
             KeyMap{std::string(key), std::string(e.file), std::string(e.file), false, e.get, e.set});
     }
     // hugetlb.<size>[.rsvd].{limit,usage}_in_bytes: v2 names the same counters .max and .current.
-    if (starts_with(key, "hugetlb.")) {
+    if (key.starts_with("hugetlb.")) {
         constexpr std::string_view kLimit = ".limit_in_bytes", kUsage = ".usage_in_bytes";
-        if (ends_with(key, kLimit) && key.size() > 8 + kLimit.size()) {
+        if (key.ends_with(kLimit) && key.size() > 8 + kLimit.size()) {
             auto file = fmt::format("{}.max", key.substr(0, key.size() - kLimit.size()));
             return std::optional<KeyMap>(KeyMap{std::string(key), file, file, false, get_huge_limit, set_limit});
         }
-        if (ends_with(key, ".max_usage_in_bytes"))
+        if (key.ends_with(".max_usage_in_bytes"))
             return unsupported(key, "cgroup v2 keeps no peak of hugetlb usage");
-        if (ends_with(key, kUsage) && key.size() > 8 + kUsage.size()) {
+        if (key.ends_with(kUsage) && key.size() > 8 + kUsage.size()) {
             auto file = fmt::format("{}.current", key.substr(0, key.size() - kUsage.size()));
             return std::optional<KeyMap>(KeyMap{std::string(key), file, file, false, get_as_is, nullptr});
         }
-        if (ends_with(key, ".failcnt"))
+        if (key.ends_with(".failcnt"))
             return unsupported(key, "cgroup v2 counts hits of the limit in hugetlb.<size>.events (\"max\")");
         return std::optional<KeyMap>();
     }
     for (const auto& u : kUnsupported)
-        if (u.key.back() == '.' ? starts_with(key, u.key) : key == u.key)
+        if (u.key.back() == '.' ? key.starts_with(u.key) : key == u.key)
             return unsupported(key, u.why);
     return std::optional<KeyMap>();
 }
@@ -326,7 +319,7 @@ uint64_t huge_page_bytes(std::string_view size) {
     constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
         {"KB", 1ULL << 10}, {"MB", 1ULL << 20}, {"GB", 1ULL << 30}};
     for (const auto& [unit, bytes] : kUnits)
-        if (ends_with(size, unit))
+        if (size.ends_with(unit))
             if (auto n = parse_number<uint64_t>(size.substr(0, size.size() - unit.size())); n && *n < (1ULL << 20))
                 return *n * bytes;
     return 0;
