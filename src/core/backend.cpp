@@ -12,19 +12,12 @@
 
 #include "core/cgroupfs.h"
 #include "core/limits.h"
+#include "core/proc_parse.h"
 #include "core/safe_walk.h"
 
 namespace cgm {
 
 namespace {
-
-std::string trim(std::string_view s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-        s.remove_suffix(1);
-    while (!s.empty() && (s.front() == '\n' || s.front() == ' '))
-        s.remove_prefix(1);
-    return std::string(s);
-}
 
 Result<std::vector<pid_t>> read_pid_file(int dir_fd, std::string_view name) {
     auto text = CGM_TRY(cgfs::read_file(dir_fd, name, limits::kMaxTasksFileBytes));
@@ -411,7 +404,7 @@ void set_unified_delegate_files(std::string_view delegate_text) {
     std::vector<std::string> files;
     for (auto& line : split(delegate_text, '\n'))
         if (!trim(line).empty())
-            files.push_back(trim(line));
+            files.emplace_back(trim(line));
     std::lock_guard lock(g_delegate_mutex);
     g_delegate = files.empty() ? kFallbackDelegate : files;
 }

@@ -64,6 +64,14 @@ std::string unescape(std::string_view s) {
 
 }  // namespace
 
+std::string_view trim(std::string_view s) {
+    constexpr std::string_view kSpace = " \t\n";
+    auto first = s.find_first_not_of(kSpace);
+    if (first == std::string_view::npos)
+        return {};
+    return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
+}
+
 std::vector<std::string> split(std::string_view s, char sep) {
     std::vector<std::string> out;
     size_t start = 0;

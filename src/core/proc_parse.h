@@ -68,4 +68,7 @@ Result<std::vector<SubsysInfo>> parse_proc_cgroups(std::string_view text);
 /// Split on a separator character; empty fields are kept.
 std::vector<std::string> split(std::string_view s, char sep);
 
+/// The text without the spaces, tabs and newlines around it (a view into `s`).
+std::string_view trim(std::string_view s);
+
 }  // namespace cgm

@@ -19,14 +19,6 @@ constexpr ControllerAlias kAliases[] = {
     {"net_cls", ""},    {"net_prio", ""}, {"perf_event", ""}, {"name=systemd", ""},
 };
 
-std::string_view trim_view(std::string_view s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    while (!s.empty() && (s.front() == '\n' || s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    return s;
-}
-
 template <typename T>
 std::optional<T> parse_number(std::string_view s) {
     T v{};
@@ -41,7 +33,7 @@ Error bad_value(const KeyMap& m, std::string_view value, std::string_view why) {
 }
 
 Error bad_content(std::string_view file, std::string_view text) {
-    return Error(ErrorKind::Failed, fmt::format("unexpected content of {}: {}", file, quoted(trim_view(text))));
+    return Error(ErrorKind::Failed, fmt::format("unexpected content of {}: {}", file, quoted(trim(text))));
 }
 
 // The value after `name` on the "name value" line of a flat-keyed file (cgroup.events, cpu.stat).
@@ -51,7 +43,7 @@ std::optional<std::string_view> field(std::string_view text, std::string_view na
         std::string_view line = text.substr(0, nl);
         text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
         if (line.size() > name.size() && line.substr(0, name.size()) == name && line[name.size()] == ' ')
-            return trim_view(line.substr(name.size() + 1));
+            return trim(line.substr(name.size() + 1));
     }
     return std::nullopt;
 }
@@ -66,14 +58,14 @@ Result<uint64_t> field_number(std::string_view file, std::string_view text, std:
 
 Result<uint64_t> read_number(const ReadFile& read, std::string_view file) {
     auto text = CGM_TRY(read(file));
-    auto n = parse_number<uint64_t>(trim_view(text));
+    auto n = parse_number<uint64_t>(trim(text));
     if (!n)
         return bad_content(file, text);
     return *n;
 }
 
 Result<uint64_t> value_number(const KeyMap& m, std::string_view value) {
-    auto n = parse_number<uint64_t>(trim_view(value));
+    auto n = parse_number<uint64_t>(trim(value));
     if (!n)
         return bad_value(m, value, "not a non-negative integer");
     return *n;
@@ -86,7 +78,7 @@ struct CpuMax {
 };
 Result<CpuMax> read_cpu_max(const ReadFile& read) {
     auto text = CGM_TRY(read("cpu.max"));
-    auto words = split(trim_view(text), ' ');
+    auto words = split(trim(text), ' ');
     if (words.size() != 2 || (words[0] != "max" && !parse_number<uint64_t>(words[0])) ||
         !parse_number<uint64_t>(words[1]))
         return bad_content("cpu.max", text);
@@ -101,7 +93,7 @@ long page_size() {
 // --- the conversions, one per v1 key ------------------------------------------------------------
 
 Result<std::string> get_as_is(const KeyMap& m, const ReadFile& read) {
-    return std::string(trim_view(CGM_TRY(read(m.file))));
+    return std::string(trim(CGM_TRY(read(m.file))));
 }
 
 Result<std::string> get_limit(const KeyMap& m, const ReadFile& read) {
@@ -121,7 +113,7 @@ Result<std::string> get_huge_limit(const KeyMap& m, const ReadFile& read) {
 // protection" (0, its default), not memory.low=max, which would protect the cgroup from reclaim.
 Result<std::string> get_soft_limit(const KeyMap& m, const ReadFile& read) {
     auto text = CGM_TRY(read(m.file));
-    auto v = trim_view(text);
+    auto v = trim(text);
     if (v == "0" || v == "max")
         return v1_unlimited(page_size());
     return std::string(v);
@@ -144,7 +136,7 @@ Result<std::string> get_quota(const KeyMap&, const ReadFile& read) {
 }
 // The quota alone: the kernel keeps the period (so a concurrent period write is not undone).
 Result<std::string> set_quota(const KeyMap& m, std::string_view value, const ReadFile&) {
-    auto n = parse_number<int64_t>(trim_view(value));
+    auto n = parse_number<int64_t>(trim(value));
     if (!n)
         return bad_value(m, value, "not -1 (no limit) or a number of microseconds");
     return *n < 0 ? std::string("max") : std::to_string(*n);  // v1: any negative quota is no limit
@@ -181,7 +173,7 @@ Result<std::string> get_freezer_state(const KeyMap&, const ReadFile& read) {
     return std::string(CGM_TRY(read_number(read, "cgroup.freeze")) == 1 ? "FREEZING" : "THAWED");
 }
 Result<std::string> set_freezer_state(const KeyMap& m, std::string_view value, const ReadFile&) {
-    auto v = trim_view(value);
+    auto v = trim(value);
     if (v == "FROZEN")
         return std::string("1");
     if (v == "THAWED")
@@ -309,7 +301,7 @@ std::string v1_unlimited(long page_size, uint64_t huge_page) {
 }
 
 std::string limit_to_v1(std::string_view v2, long page_size, uint64_t huge_page) {
-    auto v = trim_view(v2);
+    auto v = trim(v2);
     if (v == "max")
         return v1_unlimited(page_size, huge_page);
     return std::string(v);
@@ -326,7 +318,7 @@ uint64_t huge_page_bytes(std::string_view size) {
 }
 
 Result<std::string> limit_to_v2(std::string_view v1) {
-    auto v = trim_view(v1);
+    auto v = trim(v1);
     if (v.empty())
         return Error(ErrorKind::InvalidArgs, "empty limit: give -1 (no limit) or a number of bytes");
     if (v == "-1")

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/cgroupfs.h"
+#include "core/proc_parse.h"
 
 namespace cgm {
 
@@ -20,12 +21,6 @@ bool allowed(const Hierarchy& h, const AgentOptions& opt) {
         return false;
     return std::any_of(opt.allow_premounted.begin(), opt.allow_premounted.end(),
                        [&](const std::string& c) { return c == "all" || h.matches(c); });
-}
-
-std::string trimmed(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t'))
-        s.pop_back();
-    return s;
 }
 
 }  // namespace
@@ -48,7 +43,7 @@ void install_release_agents(const std::vector<std::shared_ptr<Hierarchy>>& hiera
             continue;  // not a hierarchy root of the host (a cgroup namespace): nothing to set
         // The agent finds the hierarchy in its own name: a controller token the daemon resolves.
         const std::string link = dir + "/cgm-release-agent." + h->controllers.front();
-        std::string existing = trimmed(*current);
+        std::string existing(trim(*current));
         if (!existing.empty() && existing != link) {
             warnings.push_back(
                 fmt::format("{} already has the release agent {}; leaving it, using the sweep", h->display, existing));
