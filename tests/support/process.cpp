@@ -25,7 +25,10 @@
 #include <thread>
 #include <vector>
 
+#include "core/backend.h"
+#include "core/cgroup_path.h"
 #include "core/sys.h"
+#include "support/system_env.h"
 
 namespace cgm::test {
 
@@ -65,9 +68,27 @@ void signal_ready(int ready_write) {
     ::close(ready_write);
 }
 
+// Where a process joins the cgroup directory `dir`: on cgroup v2 (other than the root cgroup) the
+// cgroup's hidden leaf, made owned like the cgroup when missing, where the daemon's MovePid puts
+// processes (docs/dbus-api.md), so that the cgroup can still enable controllers for its children.
+std::string join_target(const std::string& dir) {
+    if (!is_cgroup2(dir) || ::access((dir + "/cgroup.type").c_str(), F_OK) < 0)
+        return dir;
+    auto fd = sys::open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (!fd)
+        fatal(fd.error().message);
+    auto leaf = unified_backend().open_pid_dir(fd->get());
+    if (!leaf)
+        fatal(dir + ": " + leaf.error().message);
+    return dir + "/" + std::string(kLeafName);
+}
+
 // Fork (or clone into a new pid namespace), become `as` in the child, then run `body` there; the
 // body calls signal_ready() once it is ready. Returns when the child is ready.
 Spawned spawn_as(const As& as, const std::function<void(int go_read, int ready_write)>& body) {
+    std::vector<std::string> join;
+    for (const auto& dir : as.join)
+        join.push_back(join_target(dir));
     int ready[2], go[2];
     if (::pipe2(ready, O_CLOEXEC) < 0 || ::pipe2(go, O_CLOEXEC) < 0)
         fatal(std::string("pipe: ") + std::strerror(errno));
@@ -83,7 +104,7 @@ Spawned spawn_as(const As& as, const std::function<void(int go_read, int ready_w
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (as.zombie)
             _exit(0);
-        for (const auto& dir : as.join)
+        for (const auto& dir : join)
             if (!sys::write_file(dir + "/cgroup.procs", "0\n"))
                 _exit(100);
         char c = 0;

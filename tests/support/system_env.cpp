@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,8 +23,11 @@
 #include <thread>
 
 #include "core/backend.h"
+#include "core/cgroup_path.h"
+#include "core/cgroupfs.h"
 #include "core/mounts.h"
 #include "core/sys.h"
+#include "core/v1_compat.h"
 
 namespace cgm::test {
 
@@ -45,15 +50,99 @@ bool in_private_cgroup_namespace() {
     return ::stat("/proc/self/ns/cgroup", &st) == 0 && st.st_ino != 0xEFFFFFFBUL;
 }
 
+bool in_sandbox_leaf() {
+    static const bool leaf = [] {
+        auto text = sys::read_file("/proc/self/cgroup", 1 << 16);
+        return text && text->find("0::/" + std::string(kLeafName) + "\n") != std::string::npos;
+    }();
+    return leaf;
+}
+
+namespace {
+
+bool is_mount_root(const std::string& dir) {
+    struct stat self {
+    }, parent{};
+    return ::stat(dir.c_str(), &self) == 0 && ::stat((dir + "/..").c_str(), &parent) == 0 &&
+           self.st_dev != parent.st_dev;
+}
+
+}  // namespace
+
+namespace {
+
+/// On cgroup v2 a process in a cgroup's hidden leaf is in that cgroup (docs/dbus-api.md).
+std::string without_leaf(std::string path) {
+    const std::string leaf = "/" + std::string(kLeafName);
+    if (path.size() >= leaf.size() && path.compare(path.size() - leaf.size(), leaf.size(), leaf) == 0)
+        path.resize(path.size() == leaf.size() ? 1 : path.size() - leaf.size());
+    return path;
+}
+
+}  // namespace
+
+bool is_cgroup2(const std::string& path) {
+    struct statfs sfs {};
+    return ::statfs(path.c_str(), &sfs) == 0 && sfs.f_type == static_cast<decltype(sfs.f_type)>(CGROUP2_SUPER_MAGIC);
+}
+
+bool pure_v2() {
+    static const bool v2 = is_cgroup2("/sys/fs/cgroup");
+    return v2;
+}
+
+std::string host_file(std::string_view rel) {
+    if (!pure_v2())
+        return std::string(rel);
+    const size_t slash = rel.rfind('/');
+    const std::string_view dir = slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash + 1);
+    const std::string_view name = slash == std::string_view::npos ? rel : rel.substr(slash + 1);
+    auto mapped = v1compat::map_key(name);
+    if (!mapped || !*mapped)
+        return std::string(rel);
+    return std::string(dir) + (*mapped)->chmod_file;
+}
+
+std::string proc_cgroup(pid_t pid, std::string_view controller) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+    const bool unified = pure_v2() || controller == "unified" || controller.empty();
+    std::string line;
+    while (std::getline(in, line)) {
+        auto a = line.find(':');
+        auto b = line.find(':', a + 1);
+        if (a == std::string::npos || b == std::string::npos)
+            continue;
+        std::string_view ctrls = std::string_view(line).substr(a + 1, b - a - 1);
+        std::string path = line.substr(b + 1);
+        if (unified ? (line.compare(0, a, "0") == 0 && ctrls.empty()) : ctrls == controller) {
+            return unified ? without_leaf(std::move(path)) : path;
+        }
+    }
+    return "?";
+}
+
+std::string proc_cgroup2_raw(pid_t pid) {
+    auto text = sys::read_file("/proc/" + std::to_string(pid) + "/cgroup", 1 << 16);
+    if (!text)
+        return "?";
+    const size_t at = text->find("0::");
+    if (at == std::string::npos || (at > 0 && (*text)[at - 1] != '\n'))
+        return "?";
+    return text->substr(at + 3, text->find('\n', at) - at - 3);
+}
+
 void remove_cgroups_below(const std::string& dir) {
     if (!in_private_cgroup_namespace())
         fatal("refusing to remove cgroups outside a private cgroup namespace");
     DIR* d = ::opendir(dir.c_str());
     if (!d)
         return;
+    // The sandbox's own leaf (where this process lives on cgroup v2) stays.
+    const bool keep_leaf = in_sandbox_leaf() && is_mount_root(dir);
     std::vector<std::string> children;
     while (struct dirent* e = ::readdir(d))
-        if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
+        if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..") &&
+            !(keep_leaf && e->d_name == kLeafName))
             children.push_back(dir + "/" + e->d_name);
     ::closedir(d);
     for (const auto& c : children) {
@@ -198,12 +287,28 @@ std::string cgroup_of(pid_t pid, const Hierarchy& h) {
         ADD_FAILURE() << "no line for " << h.display;
         return {};
     }
-    return l->path;
+    return h.is_unified() ? without_leaf(l->path) : l->path;
 }
 
 void move_to(pid_t pid, const Hierarchy& h, std::string_view cgroup) {
     auto& env = SystemEnv::get();
-    write_text(env.path(h, cgroup) + (h.is_unified() ? "/cgroup.procs" : "/tasks"), std::to_string(pid) + "\n");
+    const std::string dir = env.path(h, cgroup);
+    // Where the daemon's MovePid would put it: on cgroup v2 the cgroup's hidden leaf (made owned
+    // like the cgroup), so the cgroup itself can still enable controllers for its children.
+    auto fd = sys::open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (!fd) {
+        ADD_FAILURE() << fd.error().message;
+        return;
+    }
+    auto target = h.backend->pid_target(fd->get());
+    auto pid_dir = target ? h.backend->open_pid_dir(fd->get()) : Result<UniqueFd>(target.error());
+    if (!pid_dir) {
+        ADD_FAILURE() << dir << ": " << pid_dir.error().message;
+        return;
+    }
+    auto w = cgfs::write_file(pid_dir->get(), target->procs_file, std::to_string(pid) + "\n");
+    if (!w)
+        ADD_FAILURE() << dir << ": " << w.error().message;
 }
 
 }  // namespace cgm::test

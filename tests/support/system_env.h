@@ -29,6 +29,39 @@ namespace cgm::test {
 /// test touches cgroups; the sandbox guarantees it).
 bool in_private_cgroup_namespace();
 
+/// Whether this process lives in the sandbox root's hidden leaf ("0::/.cgm_leaf"): the sandbox
+/// puts its processes there where cgroup2 offers it controllers (docs/testing.md).
+bool in_sandbox_leaf();
+
+/// Whether `path` is on a cgroup2 filesystem.
+bool is_cgroup2(const std::string& path);
+
+/// Whether the sandbox's /sys/fs/cgroup is cgroup2 itself: a pure cgroup v2 host, where every
+/// controller name, the v1 names included, means that one hierarchy.
+bool pure_v2();
+
+/// A path below a cgroup mount ("cg/file") as this host has it: on a pure v2 host a v1 key as the
+/// last component becomes the v2 file that holds it (v1compat::map_key: `tasks` is `cgroup.procs`,
+/// `memory.limit_in_bytes` is `memory.max`), so that a test's direct cgroupfs checks look at the
+/// file the daemon serves that key from; anything else is returned as it is.
+std::string host_file(std::string_view rel);
+
+/// Skip the test on a pure v2 host, saying why it can only run on v1.
+#define CGM_SKIP_ON_PURE_V2(why)                                      \
+    do {                                                              \
+        if (::cgm::test::pure_v2())                                   \
+            GTEST_SKIP() << "cgroup v1 only (pure v2 host): " << why; \
+    } while (0)
+
+/// The cgroup of a process in the hierarchy of `controller` (a v1 controller list as it appears
+/// in /proc/<pid>/cgroup; "unified" or "" for cgroup2, as is any name on a pure v2 host), "?" if it has none; as the
+/// daemon reports it: on cgroup2 a process in a hidden leaf is in the leaf's cgroup.
+std::string proc_cgroup(pid_t pid, std::string_view controller);
+
+/// A process's cgroup2 path exactly as /proc/<pid>/cgroup's 0:: line shows it (a hidden leaf
+/// included), "?" if it has none.
+std::string proc_cgroup2_raw(pid_t pid);
+
 /// Set when the tests cannot run here (then every system test skips with this reason).
 void set_skip_reason(std::string reason);
 const std::string& skip_reason();

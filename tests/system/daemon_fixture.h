@@ -5,7 +5,6 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,24 +16,16 @@
 
 namespace cgm::test {
 
-/// A cgroup directory in the sandbox's own mounts ("/sys/fs/cgroup/<hierarchy>/<cgroup>").
+/// A cgroup directory (or "cgroup/file": host_file) in the sandbox's own mounts:
+/// "/sys/fs/cgroup/<hierarchy>/<cgroup>", or on a pure v2 host "/sys/fs/cgroup/<cgroup>" whatever
+/// the hierarchy is called.
 inline std::string fs(std::string_view hierarchy, std::string_view cgroup = "") {
-    std::string p = "/sys/fs/cgroup/" + std::string(hierarchy);
+    std::string p = "/sys/fs/cgroup";
+    if (!pure_v2())
+        p += "/" + std::string(hierarchy);
     if (!cgroup.empty())
-        p += "/" + std::string(cgroup);
+        p += "/" + host_file(cgroup);
     return p;
-}
-
-inline std::string proc_cgroup(pid_t pid, std::string_view controller) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
-    std::string line;
-    while (std::getline(in, line)) {
-        auto a = line.find(':');
-        auto b = line.find(':', a + 1);
-        if (line.substr(a + 1, b - a - 1) == controller)
-            return line.substr(b + 1);
-    }
-    return "?";
 }
 
 class DaemonTest : public ::testing::Test {

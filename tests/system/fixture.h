@@ -27,7 +27,9 @@ protected:
     SystemEnv& env() { return *env_; }
     const Operations& ops() { return env_->ops(); }
     const Hierarchy& h(std::string_view token) { return env_->hierarchy(token); }
-    std::string path(const Hierarchy& hy, std::string_view cg) { return env_->path(hy, cg); }
+    /// A cgroup, or a file of one ("cg/key": a v1 key is the v2 file that holds it on a pure v2
+    /// host, host_file), in our mount of the hierarchy.
+    std::string path(const Hierarchy& hy, std::string_view cg) { return env_->path(hy, host_file(cg)); }
 
     Child& keep(std::unique_ptr<Child> c) {
         children_.push_back(std::move(c));

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -126,9 +127,12 @@ TEST_F(FsIdsTest, TheThreadsOwnIdsChangeNothing) {
 // On cgroupfs the kernel gives the new cgroup and every file in it the thread's fsuid and fsgid:
 // what Create and the v2 leaf rely on.
 TEST_F(FsIdsTest, ACgroupMadeAsTheIdsIsTheirsThroughout) {
+    std::set<const Hierarchy*> done;  // on a pure v2 host the three are one
     for (const char* token : {"memory", "name=systemd", "unified"}) {
         SCOPED_TRACE(token);
         const Hierarchy& hy = h(token);
+        if (!done.insert(&hy).second)
+            continue;
         auto made = cgfs::mkdir_child_as(hy.root.get(), "fsids", 0755, 1000, 1001);
         ASSERT_TRUE(made.ok()) << made.error().message;
         EXPECT_TRUE(*made);

@@ -163,7 +163,7 @@ TEST_F(LifecycleTest, PureCgroup2Scenarios) {
     EXPECT_EQ(cgm({"create", "unified", "v2/b"}).out, "Path existed\n");
     EXPECT_NE(cgm({"create", "memory", "x"}).status, 0);  // not managed in this run
     ok({"movepid", "all", "v2/b", pid});
-    EXPECT_EQ(proc_cgroup(t->pid(), ""), "/v2/b/.cgm_leaf");
+    EXPECT_EQ(proc_cgroup2_raw(t->pid()), "/v2/b/.cgm_leaf");
     EXPECT_EQ(cgm({"getpidcgroup", "unified", pid}).out, "v2/b\n");
     EXPECT_EQ(cgm({"gettasks", "unified", "v2/b"}).out, pid + "\n");
     EXPECT_EQ(cgm({"gettasksrecursive", "all", "v2"}).out, pid + "\n");

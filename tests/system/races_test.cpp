@@ -407,7 +407,7 @@ TEST_F(RacesTest, TheDaemonsOwnLeafIsTheOwnersAndIsUsed) {
     const std::string own = fs("unified", "races/own");
     auto& victim = keep(Child::spawn(As{1000, 1000, "", false, false, {fs("unified", "races")}}));
     ASSERT_TRUE(root_->call("MovePid", "ssi", "unified", "races/own", int32_t{victim.pid()}).ok);
-    EXPECT_EQ(proc_cgroup(victim.pid(), ""), "/races/own/.cgm_leaf");
+    EXPECT_EQ(proc_cgroup2_raw(victim.pid()), "/races/own/.cgm_leaf");
     EXPECT_EQ(stat_of(own + "/.cgm_leaf").st_uid, 1000u);
     EXPECT_EQ(stat_of(own + "/.cgm_leaf/cgroup.procs").st_uid, 1000u);
     // Files the cgroup itself has as root's stay root's in the leaf too.

@@ -25,6 +25,7 @@
 #include <thread>
 #include <tuple>
 
+#include "core/cgroup_path.h"
 #include "core/limits.h"
 #include "core/proc_parse.h"
 #include "core/sys.h"
@@ -59,6 +60,7 @@ struct HostHierarchy {
     std::string current;        // host directory of our cgroup
     std::string dir;            // current + "/" + sandbox name
     std::set<std::string> key;  // v1: the controller set; v2: {"0::"}
+    bool leaf = false;          // cgroup2 offers the sandbox controllers: its processes live in dir/.cgm_leaf
 };
 
 bool is_line_of(const HostHierarchy& h, const ProcCgroupLine& l) {
@@ -242,8 +244,8 @@ bool same_tree(const Snapshot& before, const Snapshot& after) {
 // ---------------------------------------------------------------------------------------------
 // Creating and removing the sandbox cgroups (in the host's view).
 
-Result<void> create_sandbox_cgroups(const Host& host, std::vector<std::string>& made) {
-    for (const auto& h : host.hierarchies) {
+Result<void> create_sandbox_cgroups(Host& host, std::vector<std::string>& made) {
+    for (auto& h : host.hierarchies) {
         if (::mkdir(h.dir.c_str(), 0755) < 0) {
             if (errno == EEXIST)
                 return make_error(ErrorKind::Failed, "{} already exists (left over from an earlier run?); refusing",
@@ -260,8 +262,24 @@ Result<void> create_sandbox_cgroups(const Host& host, std::vector<std::string>& 
                 CGM_TRY(sys::write_file(h.dir + "/" + key, v));
             }
         }
+        if (h.unified && !trim(CGM_TRY(sys::read_file(h.dir + "/cgroup.controllers", 4096))).empty()) {
+            // cgroup v2 lets a cgroup that holds processes (the root aside) enable no controller
+            // for its children. So that cgroups made inside can have controllers, the sandbox's
+            // processes live where the daemon puts a process moved to a cgroup with children: in
+            // its hidden leaf (removed with the rest by cleanup).
+            std::string leaf = h.dir + "/" + std::string(kLeafName);
+            if (::mkdir(leaf.c_str(), 0755) < 0)
+                return errno_error(errno, "mkdir {}", leaf);
+            h.leaf = true;
+            step("created {}", leaf);
+        }
     }
     return ok();
+}
+
+// The cgroup a sandboxed process reads for hierarchy h in /proc/self/cgroup ("/" or "/.cgm_leaf").
+std::string inside_path(bool leaf) {
+    return leaf ? "/" + std::string(kLeafName) : "/";
 }
 
 // The first child directory of a directory fd ("" if none).
@@ -472,11 +490,14 @@ Result<void> mount_inside(const Host& host, const std::string& name) {
         return errno_error(errno, "mount tmpfs on /run");
     // Check: every hierarchy's root is now the sandbox cgroup (our cgroup reads as "/").
     auto lines = CGM_TRY(parse_proc_cgroup(CGM_TRY(sys::read_file("/proc/self/cgroup", limits::kMaxProcFileBytes))));
-    for (const auto& l : lines)
-        if (l.path != "/")
+    for (const auto& l : lines) {
+        bool leaf = std::any_of(host.hierarchies.begin(), host.hierarchies.end(),
+                                [&](const HostHierarchy& h) { return h.leaf && is_line_of(h, l); });
+        if (l.path != inside_path(leaf))
             return make_error(ErrorKind::Failed,
-                              "inside the sandbox {} the cgroup of hierarchy {} reads {} instead of /", name,
-                              l.hierarchy_id, l.path);
+                              "inside the sandbox {} the cgroup of hierarchy {} reads {} instead of {}", name,
+                              l.hierarchy_id, l.path, inside_path(leaf));
+    }
     return ok();
 }
 
@@ -570,6 +591,14 @@ Result<void> mount_inside(const Host& host, const std::string& name) {
         die(after.error().message);
     if (before->st_ino == after->st_ino && before->st_dev == after->st_dev)
         die("the mount namespace did not change after unshare; refusing to mount anything");
+    // Into the leaf only now: the new cgroup namespace is rooted at the sandbox cgroup itself.
+    for (const auto& h : host.hierarchies) {
+        if (!h.leaf)
+            continue;
+        auto w = sys::write_file(h.dir + "/" + std::string(kLeafName) + "/cgroup.procs", self);
+        if (!w)
+            die("joining the leaf of " + h.dir + ": " + w.error().message);
+    }
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
         die(std::string("making / private: ") + std::strerror(errno));
     int alive[2];
@@ -612,7 +641,7 @@ bool inside() {
     if (!lines)
         return false;
     for (const auto& l : *lines)
-        if (l.path != "/")
+        if (l.path != "/" && !(l.hierarchy_id == 0 && l.path == inside_path(true)))
             return false;
     return true;
 }

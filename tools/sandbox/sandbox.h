@@ -5,7 +5,9 @@
 //
 //  1. For every mounted hierarchy, create cgmtest-<pid> under the runner's current cgroup.
 //  2. Fork a child that moves itself into those cgroups, then unshares cgroup, mount and pid
-//     namespaces (cgroup "/" is now the sandbox in every hierarchy).
+//     namespaces (cgroup "/" is now the sandbox in every hierarchy). Where cgroup2 offers the
+//     sandbox controllers, the child then moves into the sandbox's hidden leaf "/.cgm_leaf" (made
+//     in step 1), so the sandbox cgroup can enable controllers for the cgroups made below it.
 //  3. In there: "/" is made recursively private, /proc is mounted for the new pid namespace, a
 //     tmpfs goes on /sys/fs/cgroup and on /run, and the hierarchies are mounted again (they
 //     appear rooted at the sandbox). The command runs as a child of a tiny init (pid 1), so when
