@@ -28,6 +28,14 @@ inline std::string fs(std::string_view hierarchy, std::string_view cgroup = "") 
     return p;
 }
 
+/// The hierarchies among `names` that are separate on this host: on a pure v2 host every name is
+/// the one cgroup2, and the first stands for all.
+inline std::vector<const char*> distinct_hierarchies(std::initializer_list<const char*> names) {
+    if (pure_v2() && names.size() > 0)
+        return {*names.begin()};
+    return names;
+}
+
 class DaemonTest : public ::testing::Test {
 protected:
     void SetUp() override { CGM_SKIP_UNLESS_SANDBOXED(); }

@@ -39,11 +39,24 @@ struct Hier {
     const char* key;         // a file every cgroup of it has, which its owner may read and write
     const char* value;       // a value that key accepts
 };
-const Hier kHiers[] = {
-    {"memory", "memory", "memory.soft_limit_in_bytes", "1048576"},
-    {"name=systemd", "systemd", "cgroup.clone_children", "1"},
-    {"unified", "unified", "cgroup.max.depth", "5"},
-};
+// On a pure v2 host there is one hierarchy, which every name means: its memory controller.
+const std::vector<Hier>& hiers() {
+    static const std::vector<Hier> all = pure_v2() ? std::vector<Hier>{{"memory", "unified", "memory.high", "1048576"}}
+                                                   : std::vector<Hier>{
+                                                         {"memory", "memory", "memory.soft_limit_in_bytes", "1048576"},
+                                                         {"name=systemd", "systemd", "cgroup.clone_children", "1"},
+                                                         {"unified", "unified", "cgroup.max.depth", "5"},
+                                                     };
+    return all;
+}
+// The memory hierarchy's case (the first), where the planted mounts go.
+const Hier& mem() {
+    return hiers().front();
+}
+// A file every cgroup has, for checking that the daemon still serves.
+const char* any_key() {
+    return pure_v2() ? "cgroup.max.depth" : "cgroup.clone_children";
+}
 
 // The methods that take a cgroup, and what else they take.
 enum class Shape { Cg, CgKey, CgKeyValue, CgFileMode, CgOwner, CgPid, CgRecursive };
@@ -82,7 +95,7 @@ protected:
         root_ = RawBus::connect(daemon().socket());
         // The tree: /hostile/{u1000 (owned by 1000), u1000/child, u10000 (also 1000's: a
         // sibling whose name extends u1000), other (root's)} in every hierarchy.
-        for (const auto& h : kHiers) {
+        for (const auto& h : hiers()) {
             for (const char* cg : {"hostile/u1000/child", "hostile/u10000", "hostile/other"})
                 ASSERT_TRUE(root_->call("Create", "ss", h.controller, cg).ok) << h.controller << " " << cg;
             for (const char* cg : {"hostile/u1000", "hostile/u10000"})
@@ -90,7 +103,7 @@ protected:
             ASSERT_TRUE(root_->call("Chown", "ssii", h.controller, "hostile/u1000/child", 1000, 1000).ok);
         }
         std::vector<std::string> mine, other, sibling;
-        for (const auto& h : kHiers) {
+        for (const auto& h : hiers()) {
             mine.push_back(fs(h.dir, "hostile/u1000"));
             other.push_back(fs(h.dir, "hostile/other"));
             sibling.push_back(fs(h.dir, "hostile/u10000"));
@@ -99,7 +112,7 @@ protected:
         user_ = &keep(Child::connected(As{1000, 1000, "", false, false, mine}, daemon().socket(), &fd));
         user_bus_ = RawBus::adopt(fd);
         std::vector<std::string> child_dirs;
-        for (const auto& h : kHiers)
+        for (const auto& h : hiers())
             child_dirs.push_back(fs(h.dir, "hostile/u1000/child"));
         own_victim_ = &keep(Child::spawn(As{1000, 1000, "", false, false, child_dirs}));
         foreign_victim_ = &keep(Child::spawn(As{1001, 1001, "", false, false, other}));
@@ -218,16 +231,15 @@ protected:
     // Everyone is still served: the user's own connection, a fresh one, and the proxy.
     void still_serving() {
         std::string v;
-        auto r = user_bus_->call("GetValue", "sss", "memory", "", "cgroup.clone_children");
+        auto r = user_bus_->call("GetValue", "sss", "memory", "", any_key());
         EXPECT_TRUE(r.ok) << r.describe();
         auto fresh = RawBus::connect(daemon().socket());
         EXPECT_TRUE(fresh->call("Ping", "i", 0).ok);
         RawBus::Cred req{user_->pid(), 1000, 1000};
-        auto viaproxy = proxy_bus_->scm(
-            "GetValueScm", {std::string("memory"), std::string(""), std::string("cgroup.clone_children")}, req);
+        auto viaproxy =
+            proxy_bus_->scm("GetValueScm", {std::string("memory"), std::string(""), std::string(any_key())}, req);
         EXPECT_TRUE(viaproxy.ok) << viaproxy.describe();
-        auto viahost =
-            host_client_->get_value_scm("memory", "", "cgroup.clone_children", client::Cred{user_->pid(), 1000, 1000});
+        auto viahost = host_client_->get_value_scm("memory", "", any_key(), client::Cred{user_->pid(), 1000, 1000});
         EXPECT_TRUE(viahost.ok()) << viahost.error().message;
         EXPECT_EQ(diff(baseline_, snapshot()), "");
     }
@@ -270,7 +282,7 @@ std::vector<BadPath> bad_paths() {
 }
 
 TEST_F(HostileTest, BadPathsAreRefusedByEveryMethodWithNothingChanged) {
-    for (const auto& h : kHiers)
+    for (const auto& h : hiers())
         for (const auto& m : kCgMethods)
             for (const auto& p : bad_paths())
                 refused_both(m.name, args_for(m, h, p.path), p.error, p.needle);
@@ -279,11 +291,11 @@ TEST_F(HostileTest, BadPathsAreRefusedByEveryMethodWithNothingChanged) {
 
 // MovePid names a cgroup relative to the caller's; an absolute one is refused, not reinterpreted.
 TEST_F(HostileTest, AbsolutePathWhereRelativeIsMeant) {
-    for (const auto& h : kHiers)
+    for (const auto& h : hiers())
         refused_both("MovePid", {h.controller, std::string("/hostile/u1000/child"), int32_t{user_->pid()}},
                      "InvalidArgs", "starts with '/'");
     // Remove "" would remove the caller's own cgroup.
-    for (const auto& h : kHiers)
+    for (const auto& h : hiers())
         refused_both("Remove", {h.controller, std::string(""), int32_t{1}}, "InvalidArgs", "caller's own cgroup");
     still_serving();
 }
@@ -304,7 +316,7 @@ TEST_F(HostileTest, KeysThatAreNotOneFileNameOfTheCgroup) {
         {"cgroup.clone\nchildren", "InvalidArgs", "newline"},
         {std::string(256, 'k'), "LimitsExceeded", "longer than 255 bytes"},
     };
-    for (const auto& h : kHiers)
+    for (const auto& h : hiers())
         for (const auto& m : kCgMethods) {
             if (m.shape != Shape::CgKey && m.shape != Shape::CgKeyValue && m.shape != Shape::CgFileMode)
                 continue;
@@ -328,7 +340,7 @@ TEST_F(HostileTest, ProtectedFilesAreNotWritableWithSetValue) {
         {"release_agent", "cannot be written with SetValue"},
         {"cgroup.event_control", "cannot be written with SetValue"},
     };
-    for (const auto& h : kHiers) {
+    for (const auto& h : hiers()) {
         if (std::string(h.dir) == "unified")
             continue;
         for (const auto& [key, needle] : v1) {
@@ -363,7 +375,7 @@ TEST_F(HostileTest, ControllerListsThatNameNothingUsable) {
         {"mem\nory", "InvalidArgs", "unknown controller"},
         {std::string(1025, 'm'), "LimitsExceeded", "longer than 1024 bytes"},
     };
-    const Hier& h = kHiers[0];
+    const Hier& h = mem();
     for (const auto& m : kCgMethods)
         for (const auto& l : lists) {
             Args a = args_for(m, h, "");
@@ -382,8 +394,10 @@ TEST_F(HostileTest, ControllerListsThatNameNothingUsable) {
         Args a = args_for(*spec, h, "");
         a[0] = std::string("all");
         refused_both(m, a, "InvalidArgs", "'all' is not accepted");
-        a[0] = std::string("memory,name=systemd");
-        refused_both(m, a, "InvalidArgs", "not co-mounted");
+        if (!pure_v2()) {  // (there both are the one cgroup2)
+            a[0] = std::string("memory,name=systemd");
+            refused_both(m, a, "InvalidArgs", "not co-mounted");
+        }
     }
     still_serving();
 }
@@ -391,7 +405,7 @@ TEST_F(HostileTest, ControllerListsThatNameNothingUsable) {
 // ---- victims --------------------------------------------------------------------------------
 
 TEST_F(HostileTest, VictimsThatMayNotBeNamed) {
-    for (const auto& h : kHiers) {
+    for (const auto& h : hiers()) {
         const std::string c = h.controller;
         for (const char* m : {"MovePid", "MovePidAbs", "GetPidCgroup", "GetPidCgroupAbs"}) {
             bool move = std::string(m).rfind("MovePid", 0) == 0;
@@ -423,7 +437,7 @@ TEST_F(HostileTest, VictimsThatMayNotBeNamed) {
 // ---- containment: /a is not above /ab -------------------------------------------------------
 
 TEST_F(HostileTest, NothingOutsideTheCallersSubtreeIncludingPrefixSiblings) {
-    for (const auto& h : kHiers) {
+    for (const auto& h : hiers()) {
         const std::string c = h.controller;
         // The sibling /hostile/u10000 is owned by the same uid, and "/hostile/u1000" is a string
         // prefix of it: neither makes it part of the caller's subtree.
@@ -452,10 +466,10 @@ TEST_F(HostileTest, NothingOutsideTheCallersSubtreeIncludingPrefixSiblings) {
 // lets uid 1000 remove neither (it may not write roots), so neither may the daemon on its behalf.
 // The caller's own cgroup sits in root's /hostile: it may not have it removed either.
 TEST_F(HostileTest, RemovalsReachNoFurtherThanTheKernelAllows) {
-    for (const auto& h : kHiers)
+    for (const auto& h : hiers())
         ASSERT_TRUE(root_->call("Create", "ss", h.controller, "hostile/u1000/child/roots/deeper").ok);
     baseline_ = snapshot();
-    for (const auto& h : kHiers) {
+    for (const auto& h : hiers()) {
         const std::string c = h.controller;
         refused_both("Remove", {c, std::string("child"), int32_t{1}}, "AccessDenied",
                      "uid 1000 may not remove cgroup /hostile/u1000/child/roots/deeper: it may not write cgroup "
@@ -499,16 +513,14 @@ bool plant_mount(pid_t daemon_pid, const std::string& source, const std::string&
 }
 
 TEST_F(HostileTest, BindMountsPlantedInTheDaemonsNamespaceAreNotCrossed) {
-    const std::string base = daemon().rundir() + "/fs/memory/hostile";
+    const std::string base = daemon().rundir() + "/fs/" + mem().dir + "/hostile";
     ASSERT_TRUE(plant_mount(daemon().pid(), base + "/other", base + "/u1000/child"));
     baseline_ = snapshot();
     // Through the mount point the user would reach root's /hostile/other.
-    refused_both("GetValue", {std::string("memory"), std::string("child"), std::string("memory.soft_limit_in_bytes")},
+    refused_both("GetValue", {std::string("memory"), std::string("child"), std::string(mem().key)}, "AccessDenied",
+                 "is a mount point");
+    refused_both("SetValue", {std::string("memory"), std::string("child"), std::string(mem().key), std::string("4096")},
                  "AccessDenied", "is a mount point");
-    refused_both(
-        "SetValue",
-        {std::string("memory"), std::string("child"), std::string("memory.soft_limit_in_bytes"), std::string("4096")},
-        "AccessDenied", "is a mount point");
     refused_both("Create", {std::string("memory"), std::string("child/new")}, "AccessDenied", "is a mount point");
     refused_both("Chmod", {std::string("memory"), std::string("child"), std::string(""), int32_t{0777}}, "AccessDenied",
                  "is a mount point");
@@ -520,17 +532,15 @@ TEST_F(HostileTest, BindMountsPlantedInTheDaemonsNamespaceAreNotCrossed) {
 
 // A file of root's cgroup bind-mounted over a file of the user's own.
 TEST_F(HostileTest, FilesBindMountedOverTheCallersFilesAreNotOpened) {
-    const std::string base = daemon().rundir() + "/fs/memory/hostile";
-    ASSERT_TRUE(plant_mount(daemon().pid(), base + "/other/memory.soft_limit_in_bytes",
-                            base + "/u1000/memory.soft_limit_in_bytes"));
-    ASSERT_TRUE(plant_mount(daemon().pid(), base + "/other/tasks", base + "/u1000/child/tasks"));
+    const std::string base = daemon().rundir() + "/fs/" + mem().dir + "/hostile";
+    ASSERT_TRUE(plant_mount(daemon().pid(), base + "/other/" + mem().key, base + "/u1000/" + mem().key));
+    ASSERT_TRUE(plant_mount(daemon().pid(), base + "/other/" + host_file("tasks"),
+                            base + "/u1000/child/" + host_file("tasks")));
     baseline_ = snapshot();
-    refused_both("GetValue", {std::string("memory"), std::string(""), std::string("memory.soft_limit_in_bytes")},
+    refused_both("GetValue", {std::string("memory"), std::string(""), std::string(mem().key)}, "AccessDenied",
+                 "lies below a mount point");
+    refused_both("SetValue", {std::string("memory"), std::string(""), std::string(mem().key), std::string("4096")},
                  "AccessDenied", "lies below a mount point");
-    refused_both(
-        "SetValue",
-        {std::string("memory"), std::string(""), std::string("memory.soft_limit_in_bytes"), std::string("4096")},
-        "AccessDenied", "lies below a mount point");
     refused_both("MovePid", {std::string("memory"), std::string("child"), int32_t{user_->pid()}}, "AccessDenied",
                  "lies below a mount point");
     refused_both("GetTasks", {std::string("memory"), std::string("child")}, "AccessDenied", "lies below a mount point");
@@ -551,15 +561,13 @@ protected:
 
 // The same with the per-component O_NOFOLLOW walk the daemon uses where openat2 is missing.
 TEST_F(HostileNoOpenat2Test, BindMountsPlantedInTheDaemonsNamespaceAreNotCrossed) {
-    const std::string base = daemon().rundir() + "/fs/memory/hostile";
+    const std::string base = daemon().rundir() + "/fs/" + mem().dir + "/hostile";
     ASSERT_TRUE(plant_mount(daemon().pid(), base + "/other", base + "/u1000/child"));
     baseline_ = snapshot();
-    refused_both("GetValue", {std::string("memory"), std::string("child"), std::string("memory.soft_limit_in_bytes")},
+    refused_both("GetValue", {std::string("memory"), std::string("child"), std::string(mem().key)}, "AccessDenied",
+                 "is a mount point");
+    refused_both("SetValue", {std::string("memory"), std::string("child"), std::string(mem().key), std::string("4096")},
                  "AccessDenied", "is a mount point");
-    refused_both(
-        "SetValue",
-        {std::string("memory"), std::string("child"), std::string("memory.soft_limit_in_bytes"), std::string("4096")},
-        "AccessDenied", "is a mount point");
     refused_both("Create", {std::string("memory"), std::string("child/new")}, "AccessDenied", "is a mount point");
     refused_both("MovePid", {std::string("memory"), std::string("child"), int32_t{user_->pid()}}, "AccessDenied",
                  "is a mount point");
@@ -567,12 +575,11 @@ TEST_F(HostileNoOpenat2Test, BindMountsPlantedInTheDaemonsNamespaceAreNotCrossed
 }
 
 TEST_F(HostileNoOpenat2Test, FilesBindMountedOverTheCallersFilesAreNotOpened) {
-    const std::string base = daemon().rundir() + "/fs/memory/hostile";
-    ASSERT_TRUE(plant_mount(daemon().pid(), base + "/other/memory.soft_limit_in_bytes",
-                            base + "/u1000/memory.soft_limit_in_bytes"));
+    const std::string base = daemon().rundir() + "/fs/" + mem().dir + "/hostile";
+    ASSERT_TRUE(plant_mount(daemon().pid(), base + "/other/" + mem().key, base + "/u1000/" + mem().key));
     baseline_ = snapshot();
-    refused_both("GetValue", {std::string("memory"), std::string(""), std::string("memory.soft_limit_in_bytes")},
-                 "AccessDenied", "lies below a mount point");
+    refused_both("GetValue", {std::string("memory"), std::string(""), std::string(mem().key)}, "AccessDenied",
+                 "lies below a mount point");
     still_serving();
 }
 

@@ -41,6 +41,7 @@ protected:
 // Reference test 21, v1: a cgroup goes once its last task has; the same cgroup in another
 // hierarchy, not asked for, stays.
 TEST_F(LifecycleTest, V1RemoveOnEmptyAfterTheLastTaskLeaves) {
+    CGM_SKIP_ON_PURE_V2("needs two separate hierarchies (memory and devices are one on cgroup v2)");
     start(Daemon::Config::with_args({"--sweep-interval", "50"}));
     ok({"create", "memory,devices", "test21_cg"});
     auto sleeper = Child::spawn();
@@ -103,8 +104,10 @@ TEST_F(LifecycleTest, WatchesSurviveARestart) {
     sleeper.reset();
     ASSERT_EQ(::rmdir(fs("memory", "replaced").c_str()), -1);  // still busy
     holder.reset();
-    for (int i = 0; i < 200 && ::rmdir(fs("memory", "replaced").c_str()) < 0; ++i)
+    for (int i = 0; i < 200 && ::rmdir(fs("memory", "replaced").c_str()) < 0; ++i) {
+        ::rmdir(fs("memory", "replaced/.cgm_leaf").c_str());  // cgroup v2: the hidden leaf first
         ::usleep(5000);
+    }
     ASSERT_EQ(::mkdir(fs("memory", "replaced").c_str(), 0755), 0);
     start(config);
     EXPECT_TRUE(gone_within(fs("memory", "kept"), 5s)) << daemon().log();
@@ -153,6 +156,7 @@ TEST_F(LifecycleTest, ReleaseAgentRemovesTheCgroupItIsCalledFor) {
 
 // A pure cgroup2 run: the daemon told to manage the unified hierarchy only.
 TEST_F(LifecycleTest, PureCgroup2Scenarios) {
+    CGM_SKIP_ON_PURE_V2("-M of the v1 names would leave nothing there: every suite here is this scenario");
     start(Daemon::Config::with_args(
         {"-M", "blkio,cpu,cpuacct,cpuset,devices,freezer,memory,pids,name=systemd", "--sweep-interval", "3600000"}));
     auto ctrls = cgm({"listcontrollers"});

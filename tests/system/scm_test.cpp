@@ -96,7 +96,7 @@ TEST_P(ScmEveryClient, EveryMethodFromTheHost) {
     EXPECT_ANSWER(with(c, {"ListChildren", "memory", "s"}), "t\n");
     auto keys = with(c, {"ListKeys", "memory", "s"});
     ASSERT_TRUE(keys.ok) << keys.raw;
-    std::string tasks_line = c == "python" ? "tasks 1000 1001 33184" : "tasks 1000 1001 100640";
+    std::string tasks_line = host_file("tasks") + (c == "python" ? " 1000 1001 33184" : " 1000 1001 100640");
     EXPECT_NE(std::find(keys.lines.begin(), keys.lines.end(), tasks_line), keys.lines.end()) << keys.raw;
     EXPECT_ANSWER(with(c, {"MovePidAbs", "memory", "/", "--victim", pid}), "");
     EXPECT_EQ(proc_cgroup(sleeper.pid(), "memory"), "/");
@@ -146,7 +146,7 @@ TEST_F(ScmTest, FromAUserAndPidNamespace) {
     EXPECT_TRUE(a.ok) << a.raw;
     EXPECT_EQ(stat_of(fs("freezer", "ct/nested")).st_uid, 100005u);
     EXPECT_EQ(stat_of(fs("freezer", "ct/nested/tasks")).st_uid, 100005u);
-    EXPECT_NE(a.raw.find("tasks 5 5 100644"), std::string::npos) << a.raw;
+    EXPECT_NE(a.raw.find(host_file("tasks") + " 5 5 100644"), std::string::npos) << a.raw;
     // After the move, GetTasks shows the probe as pid 1 and GetPidCgroup says where it is relative
     // to itself ("/", it is the requestor).
     EXPECT_NE(a.raw.find("OK\n1\nOK\n/\n"), std::string::npos) << a.raw;
@@ -198,8 +198,7 @@ TEST_F(ScmTest, ProtocolAbuse) {
     // A client that closes after the count of a task list: the daemon keeps serving.
     std::vector<std::unique_ptr<Child>> many;
     for (int i = 0; i < 20; ++i) {
-        many.push_back(Child::spawn());
-        write_text(fs("memory", "x/tasks"), std::to_string(many.back()->pid()));
+        many.push_back(Child::spawn(As{0, 0, "", false, false, {fs("memory", "x")}}));
     }
     auto closed = py({"GetTasks", "memory", "x", "--abuse", "close-after-count"});
     EXPECT_TRUE(closed.ok) << closed.raw;
@@ -220,6 +219,7 @@ TEST_F(ScmTest, ProtocolAbuse) {
 // A task list longer than the socket's datagram queue waits for the client to read, instead of
 // being cut short (0.42 stopped at EAGAIN).
 TEST_F(ScmTest, LongTaskListsArriveWhole) {
+    CGM_SKIP_ON_PURE_V2("GetTasks lists processes on cgroup v2, not threads: 701 entries would take 701 processes");
     start();
     ASSERT_EQ(::mkdir(fs("pids", "many").c_str(), 0755), 0);
     As holder;
