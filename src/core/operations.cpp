@@ -163,6 +163,17 @@ std::string join_ids(const std::vector<pid_t>& ids) {
     return out;
 }
 
+// What a walk reads of a cgroup that was removed meanwhile (by the daemon's own remove-on-empty,
+// the release agent or another client): reading its directory fails ENOENT, its files ENOENT or
+// (v1) ENODEV, and for the walk it then has no children and no tasks. A recursive Remove or
+// GetTasksRecursive that meets such a cgroup goes on: it is gone, which a removal wanted anyway.
+template <class T>
+Result<std::vector<T>> none_if_gone(Result<std::vector<T>> r) {
+    if (!r && (r.error().sys_errno == ENOENT || r.error().sys_errno == ENODEV))
+        return std::vector<T>{};
+    return r;
+}
+
 // Visit a cgroup and every descendant (hidden leaves excluded), parents first. Children that
 // cannot be opened are skipped when `skip_unopenable`, else they are an error. At most
 // limits::kMaxWalkCgroups cgroups and limits::kMaxWalkDepth levels are visited.
@@ -175,7 +186,7 @@ Result<void> visit_tree(const CgroupBackend& be, int dir_fd, const CgroupPath& a
                           limits::kMaxWalkDepth, at.absolute());
     --budget;
     CGM_TRY(visit(dir_fd, at));
-    for (const auto& name : CGM_TRY(cgfs::child_dirs(dir_fd))) {
+    for (const auto& name : CGM_TRY(none_if_gone(cgfs::child_dirs(dir_fd)))) {
         if (be.is_hidden_child(name))
             continue;
         auto child = open_child_dir(dir_fd, name);
@@ -253,10 +264,10 @@ Result<Doomed> plan_removal(const CgroupBackend& be, const Identity& r, int dir_
                           limits::kMaxWalkDepth, at.absolute());
     --budget;
     Doomed d{std::string(at.name()), at, CGM_TRY(sys::fstat(dir_fd)), {}};
-    if (!busy && !CGM_TRY(be.read_tasks(dir_fd)).empty())
+    if (!busy && !CGM_TRY(none_if_gone(be.read_tasks(dir_fd))).empty())
         busy = make_error(ErrorKind::Failed, "cgroup {} still has tasks", at.absolute());
     const FileAttrs attrs{d.st.st_uid, d.st.st_gid, d.st.st_mode};
-    for (const auto& name : CGM_TRY(cgfs::child_dirs(dir_fd))) {
+    for (const auto& name : CGM_TRY(none_if_gone(cgfs::child_dirs(dir_fd)))) {
         if (be.is_hidden_child(name))
             continue;
         if (!may_access(r, attrs, Access::Write))
@@ -1057,9 +1068,9 @@ Result<Existed> Operations::remove(const Caller& c, std::string_view controller,
                 if (busy)
                     return std::move(*busy);
             } else {
-                if (!CGM_TRY(h.backend->read_tasks(target.get())).empty())
+                if (!CGM_TRY(none_if_gone(h.backend->read_tasks(target.get()))).empty())
                     return make_error(ErrorKind::Failed, "cgroup {} still has tasks", path.absolute());
-                for (const auto& child : CGM_TRY(cgfs::child_dirs(target.get())))
+                for (const auto& child : CGM_TRY(none_if_gone(cgfs::child_dirs(target.get()))))
                     if (!h.backend->is_hidden_child(child))
                         return make_error(ErrorKind::Failed, "cgroup {} has child cgroups; use a recursive remove",
                                           path.absolute());
@@ -1117,6 +1128,10 @@ Result<std::vector<int32_t>> Operations::get_tasks_recursive(const Caller& c, st
     auto hs = CGM_TRY(table_.resolve(controller));
     auto arg = CGM_TRY(parse_cgroup_arg(cgroup));
     const Identity& r = *CGM_TRY(call.identity());
+    // A list ("all" or "a,b") skips each hierarchy where the cgroup is missing or unreadable and
+    // may so skip them all (0.42's rule: pam_cgm asks this of a session it has just removed). A
+    // single controller names the one hierarchy the caller means: missing there is an error.
+    const bool list = controller == "all" || controller.find(',') != std::string_view::npos;
     std::vector<int32_t> all;
     std::optional<Error> skipped;
     size_t done = 0;
@@ -1146,7 +1161,7 @@ Result<std::vector<int32_t>> Operations::get_tasks_recursive(const Caller& c, st
         }
         ++done;
     }
-    if (done == 0 && skipped)
+    if (done == 0 && skipped && !list)
         return std::move(*skipped);
     std::sort(all.begin(), all.end());
     all.erase(std::unique(all.begin(), all.end()), all.end());
