@@ -24,6 +24,10 @@ for f in lib/systemd/system/cgmanager.service lib/systemd/system/cgmanager.socke
          share/doc/cgmanager/README.md share/doc/cgmanager/ARCHITECTURE.md; do
   check "$f is installed" "[[ -f $root/$f ]]"
 done
+pam=$(find "$root" -path '*/security/pam_cgm.so' | head -1)
+check "pam_cgm.so is installed in <libdir>/security" "[[ -f '$pam' && '$pam' == $root/lib*/security/pam_cgm.so ]]"
+check "and exports only the PAM entry points" \
+  "[[ \$(nm -D --defined-only '$pam' | awk '\$2 == \"T\" {print \$3}' | sort | tr '\n' ' ') == 'pam_sm_close_session pam_sm_open_session ' ]]"
 lib=$(find "$root" -name 'libcgmanager-client.so.0' | head -1)
 pc=$(find "$root" -name 'cgmanager-client.pc' | head -1)
 check "the client library is installed" "[[ -n '$lib' ]]"
