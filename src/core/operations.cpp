@@ -942,6 +942,9 @@ Result<void> Operations::move_pid_impl(const Caller& c, std::string_view control
                 return std::move(dir).error().with_context("cgroup " + p.path.absolute());
             CGM_TRY(call.still_alive(v));
             auto w = cgfs::write_file(dir->get(), p.target.procs_file, line);
+            if (!w && w.error().sys_errno == ENODEV)  // the kernel's answer in a cgroup removed meanwhile
+                return make_error(ErrorKind::NotFound, "cgroup {} was removed while pid {} was being moved into it",
+                                  p.path.absolute(), v);
             if (!w)
                 return p.h->backend->explain_write_error(std::move(w).error(), p.target.procs_file)
                     .with_context(fmt::format("moving {} to {}", v, p.path.absolute()));

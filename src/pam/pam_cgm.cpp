@@ -211,18 +211,30 @@ public:
         // As 0.42: each level is made relative to the one above and entered before it is marked
         // RemoveOnEmpty (the daemon removes a marked cgroup as soon as it is empty, so marking it
         // empty would remove it at once).
+        // A level that exists may be one an earlier session left to go when empty, and the daemon
+        // may remove it between the Create and the MovePid (a logout followed at once by a login):
+        // then it is made again, a few times at most.
         for (const auto& level : layout.levels) {
             const std::string full = here_ + level;
-            auto existed = c_.create(ctrl_, level);
-            if (!existed)
-                return make_error(existed.error().kind, "{}", with("cannot create " + full, existed.error()));
-            if (*existed != 1)
+            bool made = false;
+            for (int attempt = 1;; ++attempt) {
+                auto existed = c_.create(ctrl_, level);
+                if (!existed && existed.error().kind == ErrorKind::NotFound && attempt < 5)
+                    continue;  // it went while the daemon looked at it
+                if (!existed)
+                    return make_error(existed.error().kind, "{}", with("cannot create " + full, existed.error()));
+                made = made || *existed != 1;
+                auto r = c_.move_pid(ctrl_, level, who_.pid);
+                if (r)
+                    break;
+                if (r.error().kind != ErrorKind::NotFound || attempt == 5)
+                    return make_error(r.error().kind, "{}",
+                                      with(fmt::format("cannot move pid {} into {}", who_.pid, full), r.error()));
+            }
+            if (made)
                 made_.push_back(full);
-            if (auto r = c_.move_pid(ctrl_, level, who_.pid); !r)
-                return make_error(r.error().kind, "{}",
-                                  with(fmt::format("cannot move pid {} into {}", who_.pid, full), r.error()));
             here_ = full + "/";
-            if (*existed != 1)
+            if (made)
                 mark(full);
         }
         if (!o_.index_suffix) {
