@@ -4,6 +4,8 @@
 #include <charconv>
 #include <optional>
 
+#include "core/proc_parse.h"
+
 namespace cgm::pam {
 namespace {
 
@@ -73,6 +75,14 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
                 return make_error(ErrorKind::InvalidArgs, "option --set-value wants controller,key,value, not '{}'",
                                   *v);
             o.values.push_back({v->substr(0, a), v->substr(a + 1, b - a - 1), v->substr(b + 1)});
+        } else if (auto g = CGM_TRY(value_of(args, i, "", "--delegate"))) {
+            o.delegate.clear();
+            for (auto& name : split(*g, ',')) {
+                if (name.empty() || name == "all")
+                    return make_error(ErrorKind::InvalidArgs, "option --delegate wants a list of controllers, not '{}'",
+                                      *g);
+                o.delegate.push_back(std::move(name));
+            }
         } else if (auto k = CGM_TRY(value_of(args, i, "", "--socket"))) {
             if (k->empty() || k->front() != '/')
                 return make_error(ErrorKind::InvalidArgs, "option --socket wants an absolute path, not '{}'", *k);

@@ -23,13 +23,14 @@ struct Value {
 };
 
 struct Options {
-    std::string controllers = "all";   ///< -c/--controllers: "all" or a comma list
-    std::string pattern = "user/%u/";  ///< -p/--pattern
-    bool index_suffix = true;          ///< off with --pattern-no-idx-suffix
-    int max_index = 100;               ///< -m/--max-idx: indices 0 .. max_index-1
-    int prune_depth = 2;               ///< --prune-depth: levels above the session pruned at close
-    std::vector<Value> values;         ///< -s/--set-value, in order
-    std::string socket;                ///< --socket: the daemon's socket (default: the client's rule)
+    std::string controllers = "all";    ///< -c/--controllers: "all" or a comma list
+    std::string pattern = "user/%u/";   ///< -p/--pattern
+    bool index_suffix = true;           ///< off with --pattern-no-idx-suffix
+    int max_index = 100;                ///< -m/--max-idx: indices 0 .. max_index-1
+    int prune_depth = 2;                ///< --prune-depth: levels above the session pruned at close
+    std::vector<Value> values;          ///< -s/--set-value, in order
+    std::vector<std::string> delegate;  ///< --delegate: exactly these enabled for the session's children
+    std::string socket;                 ///< --socket: the daemon's socket (default: the client's rule)
 };
 
 /// The module arguments as PAM passes them (the words after the module's name in its line):

@@ -3,7 +3,8 @@
 // pam_cgm: a PAM session module that puts each login into a cgroup the user owns, made through the
 // cgmanager daemon (docs/pam_cgm.md). open_session leaves for the root, makes the levels of the
 // pattern (RemoveOnEmpty on those it made), takes the first free index, gives it to the user,
-// writes the --set-value values, moves the calling process in and marks it RemoveOnEmpty. A
+// writes the --set-value values and the --delegate controllers (cgroup v2), moves the calling
+// process in and marks it RemoveOnEmpty. A
 // failure half way undoes what this call made and puts the process back where it was. close_session
 // leaves the session for the root, removes the session cgroup once it has no tasks, prunes the
 // levels above it, and puts the process back where open_session found it.
@@ -36,6 +37,7 @@
 
 #include "cgmanager/client.h"
 #include "cgmanager/names.h"
+#include "core/proc_parse.h"
 #include "pam/options.h"
 
 namespace cgm::pam {
@@ -85,15 +87,6 @@ std::string join(const std::vector<std::string>& parts, char sep, size_t count =
     std::string out;
     for (size_t i = 0; i < parts.size() && i < count; ++i)
         out += (i ? std::string(1, sep) : "") + parts[i];
-    return out;
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    size_t at = 0;
-    for (size_t next; (next = s.find(sep, at)) != std::string::npos; at = next + 1)
-        out.push_back(s.substr(at, next - at));
-    out.push_back(s.substr(at));
     return out;
 }
 
@@ -171,6 +164,13 @@ Result<Login> login_of(pam_handle_t* pamh) {
     return who;
 }
 
+// Move the process to the root in each of `controllers` (paths are relative to the caller's
+// cgroup: what follows is done from the root).
+void to_root(client::Client& c, const std::vector<std::string>& controllers, pid_t self) {
+    for (const auto& ctrl : controllers)
+        (void)c.move_pid_abs(ctrl, "/", self);
+}
+
 // Put the process back where it was in each controller (the root where that cgroup is gone).
 void go_back(client::Client& c, const SessionData& s, pid_t self) {
     for (const auto& [ctrl, where] : s.origin)
@@ -206,6 +206,10 @@ public:
             if (std::find(s_.controllers.begin(), s_.controllers.end(), v.controller) == s_.controllers.end())
                 return make_error(ErrorKind::InvalidArgs, "--set-value names {}, which is not one of the session's {}",
                                   v.controller, ctrl_);
+        for (const auto& d : o_.delegate)
+            if (std::find(s_.controllers.begin(), s_.controllers.end(), d) == s_.controllers.end())
+                return make_error(ErrorKind::InvalidArgs, "--delegate names {}, which is not one of the session's {}",
+                                  d, ctrl_);
         const auto layout = CGM_TRY(expand_pattern(o_.pattern, who_, o_.index_suffix));
         s_.levels = layout.levels;
         // As 0.42: each level is made relative to the one above and entered before it is marked
@@ -251,8 +255,7 @@ public:
     // Undo what run() made, children first (from the root: paths are relative to the caller's
     // cgroup), and put the process back.
     void undo(pid_t self) {
-        for (const auto& ctrl : s_.controllers)
-            (void)c_.move_pid_abs(ctrl, "/", self);
+        to_root(c_, s_.controllers, self);
         if (!ctrl_.empty()) {
             if (s_.created)
                 (void)c_.remove(ctrl_, s_.path, false);
@@ -284,6 +287,7 @@ private:
                 return make_error(
                     r.error().kind, "{}",
                     with(fmt::format("cannot set {} {} to '{}' in {}", v.controller, v.key, v.value, full), r.error()));
+        CGM_TRY(delegate(name, full));
         if (auto r = c_.move_pid(ctrl_, name, who_.pid); !r)
             return make_error(r.error().kind, "{}",
                               with(fmt::format("cannot move pid {} into {}", who_.pid, full), r.error()));
@@ -291,6 +295,40 @@ private:
         if (s_.created)
             mark(full);
         return true;
+    }
+
+    // --delegate: the session's cgroup.subtree_control (cgroup v2) enables exactly the controllers
+    // listed for its children, each through its own hierarchy (a v1 one has no such file and
+    // fails the session, named). The daemon's Chown gave the user that file and the other
+    // delegated ones already, and its MovePid puts the login into the hidden leaf, so the user may
+    // make cgroups beside it that use these controllers.
+    Result<void> delegate(const std::string& name, const std::string& full) {
+        if (o_.delegate.empty())
+            return ok();
+        constexpr const char* kFile = "cgroup.subtree_control";
+        auto fail = [&](const std::string& what, const Error& e) {
+            return Error(e.kind,
+                         fmt::format("cannot delegate {} in {} ({} of cgroup v2): {}", what, full, kFile, e.message));
+        };
+        std::vector<std::string> on;
+        for (const auto& d : o_.delegate) {
+            auto now = c_.get_value(d, name, kFile);
+            if (!now)
+                return fail(d, now.error());
+            on = split(std::string(trim(*now)), ' ');
+            if (std::find(on.begin(), on.end(), d) == on.end())
+                if (auto r = c_.set_value(d, name, kFile, "+" + d); !r)
+                    return fail(d, r.error());
+        }
+        // What the cgroup took from its parent beyond the list goes (`on` is the one hierarchy's).
+        std::string off;
+        for (const auto& c : on)
+            if (!c.empty() && std::find(o_.delegate.begin(), o_.delegate.end(), c) == o_.delegate.end())
+                off += (off.empty() ? "-" : " -") + c;
+        if (!off.empty())
+            if (auto r = c_.set_value(o_.delegate.front(), name, kFile, off); !r)
+                return fail("only " + join(o_.delegate, ','), r.error());
+        return ok();
     }
 
     // RemoveOnEmpty of the cgroup the process was just moved into ("": the caller's own).
@@ -387,9 +425,7 @@ int close_session(pam_handle_t* pamh, int argc, const char** argv) {
     }
     const std::string ctrl = join(s.controllers, ',');
     const pid_t self = ::getpid();
-    // Paths are relative to the caller's cgroup: everything below is done from the root.
-    for (const auto& one : s.controllers)
-        (void)(*c)->move_pid_abs(one, "/", self);
+    to_root(**c, s.controllers, self);
     if (s.created)
         remove_if_idle(pamh, **c, ctrl, s.path);
     // Prune up to `depth` levels above the session: each child without tasks, then the level.
@@ -411,29 +447,34 @@ int close_session(pam_handle_t* pamh, int argc, const char** argv) {
 }  // namespace
 }  // namespace cgm::pam
 
+namespace cgm::pam {
+namespace {
+
+// An entry point's work, one at a time in the process, with no exception let out: one refuses
+// the session (`failed`) with a message.
+template <typename F>
+int guarded(pam_handle_t* pamh, const char* what, int failed, F&& work) {
+    try {
+        std::lock_guard lock(g_mutex);
+        return work();
+    } catch (const std::exception& e) {
+        say(pamh, LOG_ERR, fmt::format("session not {}: {}", what, e.what()));
+    } catch (...) {
+        say(pamh, LOG_ERR, fmt::format("session not {}: an unexpected error", what));
+    }
+    return failed;
+}
+
+}  // namespace
+}  // namespace cgm::pam
+
 extern "C" {
 
 __attribute__((visibility("default"))) int pam_sm_open_session(pam_handle_t* pamh, int, int argc, const char** argv) {
-    try {
-        std::lock_guard lock(cgm::pam::g_mutex);
-        return cgm::pam::open_session(pamh, argc, argv);
-    } catch (const std::exception& e) {
-        cgm::pam::say(pamh, LOG_ERR, std::string("session not opened: ") + e.what());
-    } catch (...) {
-        cgm::pam::say(pamh, LOG_ERR, "session not opened: an unexpected error");
-    }
-    return PAM_SESSION_ERR;
+    return cgm::pam::guarded(pamh, "opened", PAM_SESSION_ERR, [&] { return cgm::pam::open_session(pamh, argc, argv); });
 }
 
 __attribute__((visibility("default"))) int pam_sm_close_session(pam_handle_t* pamh, int, int argc, const char** argv) {
-    try {
-        std::lock_guard lock(cgm::pam::g_mutex);
-        return cgm::pam::close_session(pamh, argc, argv);
-    } catch (const std::exception& e) {
-        cgm::pam::say(pamh, LOG_ERR, std::string("session not closed: ") + e.what());
-    } catch (...) {
-        cgm::pam::say(pamh, LOG_ERR, "session not closed: an unexpected error");
-    }
-    return PAM_SUCCESS;
+    return cgm::pam::guarded(pamh, "closed", PAM_SUCCESS, [&] { return cgm::pam::close_session(pamh, argc, argv); });
 }
 }

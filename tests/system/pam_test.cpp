@@ -302,6 +302,7 @@ TEST_F(PamTest, FailuresRefuseTheSessionSayWhyAndLeaveNothing) {
         {"-m 0", "--max-idx wants a whole number of at least 1"},
         {"-p user/%x", "unknown escape '%x'"},
         {"-c memory -s memory,no.such.key,1", "cannot set memory no.such.key to '1' in user/alice/0"},
+        {"-c memory --delegate pids", "--delegate names pids, which is not one of the session's memory"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.args);
@@ -347,6 +348,66 @@ TEST_F(PamTest, SuDashLGivesTheLoginShellTheSession) {
     EXPECT_NE(r.out.find(want), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("\n1000\n"), std::string::npos) << r.out;
     EXPECT_TRUE(gone("memory", "user")) << "su closed the session when the shell exited";
+}
+
+// What the user does in a delegated session, with plain file operations in its directory: the
+// limit files it may write, the bounds the admin set with --set-value, moving a process of its own
+// and removing what it made.
+const char* const kDelegateScript = R"sh(cd "$1" || exit 1
+echo "subtree=$(cat cgroup.subtree_control)"
+mkdir a && mkdir a/b && echo made=a,a/b
+mkdir a/b/c 2>/dev/null && echo depth=not-bounded || echo depth=bounded
+mkdir d && echo made=d
+mkdir e 2>/dev/null && echo descendants=not-bounded || echo descendants=bounded
+(echo 9 > cgroup.max.depth) 2>/dev/null && echo bounds=writable || echo bounds=root-only
+if [ -e a/pids.max ]; then echo 7 > a/pids.max && echo "a-pids.max=$(cat a/pids.max)"; fi
+[ -e a/memory.max ] && echo a-memory=yes || echo a-memory=no
+sh -c 'echo $$ > d/cgroup.procs && grep "^0::" /proc/self/cgroup'
+for dir in a/b a d; do
+  for try in 1 2 3 4 5 6 7 8 9 10; do rmdir "$dir" 2>/dev/null && break; sleep 0.1; done
+done
+ls -d a d 2>/dev/null || echo removed=all
+)sh";
+
+// --delegate on cgroup v2: the session's cgroup.subtree_control enables exactly the controllers
+// listed (memory, in the session and offered by its parent, is not delegated here), the user
+// manages cgroups below it with plain file operations, and the bounds the admin wrote with
+// --set-value hold (cgroup.max.depth 2 and cgroup.max.descendants 4: the hidden leaf the login is
+// in counts as one). On a host where the controllers are on v1 only the bounds of cgroup2 are
+// checked, and --delegate of a v1 controller refuses the session, named.
+TEST_F(PamTest, DelegateGivesTheUserABoundedSubtreeToManageWithPlainFiles) {
+    write(kDir + "/delegate.sh", kDelegateScript);
+    const std::string h = pure_v2() ? "memory" : "unified";
+    const std::string bounds = " -s " + h + ",cgroup.max.depth,2 -s " + h + ",cgroup.max.descendants,4";
+    const std::string args = pure_v2() ? "-c memory,pids --delegate pids" + bounds : "-c unified" + bounds;
+    service(args, "", "su-l");
+    service(args, "", "su");
+    auto r = run({"su", "-l", "alice", "-c", "sh " + kDir + "/delegate.sh " + fs(h, "user/alice/0")}, As{}, 30000,
+                 foreign_env());
+    ASSERT_EQ(r.status, 0) << r.out << r.err << logged();
+    EXPECT_NE(r.out.find(pure_v2() ? "subtree=pids\n" : "subtree=\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("made=a,a/b\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("depth=bounded\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("made=d\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("descendants=bounded\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("bounds=root-only\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("0::/user/alice/0/d\n"), std::string::npos) << "the user moved its process: " << r.out;
+    EXPECT_NE(r.out.find("removed=all\n"), std::string::npos) << r.out;
+    if (pure_v2()) {
+        EXPECT_NE(r.out.find("a-pids.max=7\n"), std::string::npos) << r.out;
+        EXPECT_NE(r.out.find("a-memory=no\n"), std::string::npos) << "memory was not delegated: " << r.out;
+    }
+    EXPECT_TRUE(gone(h, "user")) << "su closed the session when the shell exited";
+    if (pure_v2())
+        return;
+    // memory is a v1 hierarchy here: nothing to delegate, the session is refused and left as it was.
+    r = pamtester(service("-c memory --delegate memory"), "alice", {"open_session"});
+    EXPECT_NE(r.status, 0) << r.out;
+    auto said = logged();
+    EXPECT_NE(said.find("cannot delegate memory in user/alice/0 (cgroup.subtree_control of cgroup v2): "),
+              std::string::npos)
+        << said;
+    EXPECT_FALSE(fsys::exists(fs("memory", "user"))) << "left behind";
 }
 
 // sshd and display managers open and close sessions for as long as they run: 1,000 sessions in one

@@ -20,6 +20,7 @@ TEST(PamOptions, DefaultsAreThoseOf042) {
     EXPECT_EQ(o->prune_depth, 2);
     EXPECT_TRUE(o->values.empty());
     EXPECT_EQ(o->socket, "");
+    EXPECT_TRUE(o->delegate.empty());
 }
 
 TEST(PamOptions, ValuesFollowAsTheNextWordOrJoined) {
@@ -32,7 +33,8 @@ TEST(PamOptions, ValuesFollowAsTheNextWordOrJoined) {
         EXPECT_EQ(o->controllers, "memory,pids") << args[0];
     }
     auto o = parse_options({"-p", "u/%U/", "--pattern-no-idx-suffix", "-m", "7", "--prune-depth=0", "-s",
-                            "memory,memory.max,1G", "--set-value=pids,pids.max,a,b", "--socket", "/run/x/sock"});
+                            "memory,memory.max,1G", "--set-value=pids,pids.max,a,b", "--socket", "/run/x/sock",
+                            "--delegate", "memory,pids"});
     ASSERT_TRUE(o.ok()) << o.error().message;
     EXPECT_EQ(o->pattern, "u/%U/");
     EXPECT_FALSE(o->index_suffix);
@@ -42,6 +44,10 @@ TEST(PamOptions, ValuesFollowAsTheNextWordOrJoined) {
     EXPECT_EQ(o->values[0], (Value{"memory", "memory.max", "1G"}));
     EXPECT_EQ(o->values[1], (Value{"pids", "pids.max", "a,b"}));  // the value is the rest
     EXPECT_EQ(o->socket, "/run/x/sock");
+    EXPECT_EQ(o->delegate, (std::vector<std::string>{"memory", "pids"}));
+    o = parse_options({"--delegate=pids"});
+    ASSERT_TRUE(o.ok()) << o.error().message;
+    EXPECT_EQ(o->delegate, (std::vector<std::string>{"pids"}));
 }
 
 TEST(PamOptions, BadArgumentsAreNamed) {
@@ -60,6 +66,9 @@ TEST(PamOptions, BadArgumentsAreNamed) {
         {{"-s", ",k,v"}, "wants controller,key,value"},
         {{"--socket", "rel/sock"}, "wants an absolute path"},
         {{"-p", ""}, "wants a pattern"},
+        {{"--delegate"}, "option --delegate needs a value"},
+        {{"--delegate", "memory,"}, "--delegate wants a list of controllers, not 'memory,'"},
+        {{"--delegate=all"}, "--delegate wants a list of controllers, not 'all'"},
     };
     for (const auto& c : cases) {
         auto o = parse_options(c.args);
