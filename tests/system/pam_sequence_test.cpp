@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cgmanager/client.h"
+#include "core/proc_parse.h"
 #include "daemon_fixture.h"
 #include "support/raw_bus.h"
 
@@ -51,6 +52,14 @@ int replay_over_the_client_library(const std::string& socket, const std::string&
         return 1;
     };
     const auto self = static_cast<int32_t>(::getpid());
+    // As 0.42: move to the root in each controller of `list`; those where that worked, as a list.
+    auto escape = [self](client::Client& cg, const std::string& list) {
+        std::string kept;
+        for (const auto& one : split(list, ','))
+            if (cg.move_pid_abs(one, "/", self))
+                kept += (kept.empty() ? "" : ",") + one;
+        return kept;
+    };
     for (int n = 0; n < rounds; ++n) {
         std::string ctrl;
         std::string session;
@@ -70,16 +79,7 @@ int replay_over_the_client_library(const std::string& socket, const std::string&
                 for (const auto& e : *l)
                     listed += (listed.empty() ? "" : ",") + e;
             }
-            // Escape in each controller; only those that worked are used.
-            for (size_t at = 0; at <= listed.size();) {
-                size_t comma = listed.find(',', at);
-                if (comma == std::string::npos)
-                    comma = listed.size();
-                const std::string one = listed.substr(at, comma - at);
-                if (cg.move_pid_abs(one, "/", self))
-                    ctrl += (ctrl.empty() ? "" : ",") + one;
-                at = comma + 1;
-            }
+            ctrl = escape(cg, listed);  // only the controllers where that worked are used
             auto made = cg.create(ctrl, "user");
             if (!made)
                 return die("Create user", made.error());
@@ -110,15 +110,7 @@ int replay_over_the_client_library(const std::string& socket, const std::string&
         if (!c)
             return die("connect", c.error());
         auto& cg = **c;
-        std::string kept;
-        for (size_t at = 0; at <= ctrl.size();) {
-            size_t comma = ctrl.find(',', at);
-            if (comma == std::string::npos)
-                comma = ctrl.size();
-            if (cg.move_pid_abs(ctrl.substr(at, comma - at), "/", self))
-                kept += (kept.empty() ? "" : ",") + ctrl.substr(at, comma - at);
-            at = comma + 1;
-        }
+        const std::string kept = escape(cg, ctrl);
         auto has_tasks = [&](const std::string& path) -> int {
             auto t = cg.get_tasks_recursive(kept, path);
             if (!t) {

@@ -119,12 +119,11 @@ std::string logged() {
 }
 
 std::string first_line_with(const std::string& text, const std::string& needle) {
-    size_t at = text.find(needle);
-    if (at == std::string::npos)
-        return "";
-    size_t from = text.rfind('\n', at);
-    return text.substr(from == std::string::npos ? 0 : from + 1,
-                       text.find('\n', at) - (from == std::string::npos ? 0 : from + 1));
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+        if (line.find(needle) != std::string::npos)
+            return line;
+    return "";
 }
 
 struct Where {
