@@ -39,6 +39,28 @@ check "leftovers are cleaned up" 0 $?
   exit 0'
 check "a tree deeper than PATH_MAX is cleaned up" 0 $?
 
+# Other software's cgroups beside the sandbox may come, go and change while it runs (a busy host):
+# that does not fail the run. A change to the cgroup the sandbox was made in still does. The
+# sandbox is made in a memory cgroup of this test's own, "outer" (a child of this process's
+# cgroup), which holds the other cgroups.
+mem=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
+if [[ -n "$mem" && -d /sys/fs/cgroup/memory$mem ]]; then
+  outer=/sys/fs/cgroup/memory${mem%/}/sandbox-test-$$
+  mkdir "$outer" "$outer/there-before"
+  in_outer() {  # run the sandbox (sleeping a second) from outer, in the background
+    (echo "$BASHPID" >"$outer/cgroup.procs" && exec "$sandbox" -- sleep 1) &
+    for _ in $(seq 100); do compgen -G "$outer/cgmtest-*" >/dev/null && break; sleep 0.02; done
+  }
+  in_outer
+  mkdir "$outer/came" && chmod 700 "$outer/there-before" && rmdir "$outer/came"
+  wait $!; check "other cgroups coming, going and changing beside the sandbox do not fail it" 0 $?
+  in_outer
+  chmod 700 "$outer"
+  wait $!; check "a change to the cgroup the sandbox was made in fails the run" 125 $?
+  chmod 755 "$outer"
+  rmdir "$outer/there-before" "$outer"
+fi
+
 # Not root: refused before anything is created.
 msg=$(setpriv --reuid=1000 --regid=1000 --clear-groups "$sandbox" -- true 2>&1)
 check "non-root is refused with status 125" 125 $?

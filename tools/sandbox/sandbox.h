@@ -13,9 +13,10 @@
 //     appear rooted at the sandbox). The command runs as a child of a tiny init (pid 1), so when
 //     it exits every process it left behind is killed by the kernel.
 //  4. Afterwards the runner waits until the sandbox cgroups are empty, removes them deepest first,
-//     and checks that the host's cgroups below its own that were there before kept their owners
-//     and modes and that the runner is still in its own cgroups (cgroups other software made or
-//     removed meanwhile are noted, not a failure).
+//     and checks that the cgroups it made them in (all of the host the command could reach
+//     besides the sandbox) and their files kept their owners and modes, and that the runner is
+//     still in its own cgroups. Other cgroups, which other software makes, removes and changes
+//     on a busy host, are not the sandbox's to check.
 //
 // Refusals (nothing is created): not root; a hierarchy the process belongs to is not mounted
 // where it can be sandboxed; the sandbox name already exists; unshare fails.
