@@ -245,10 +245,14 @@ HierarchyTable::HierarchyTable(std::vector<std::unique_ptr<Hierarchy>> hierarchi
     : HierarchyTable(std::vector<std::shared_ptr<Hierarchy>>(std::make_move_iterator(hierarchies.begin()),
                                                              std::make_move_iterator(hierarchies.end()))) {}
 
-HierarchyTable::HierarchyTable(std::vector<std::shared_ptr<Hierarchy>> hierarchies) : list_(std::move(hierarchies)) {
-    for (auto& h : list_)
+HierarchyTable::HierarchyTable(std::vector<std::shared_ptr<Hierarchy>> fresh,
+                               std::vector<std::shared_ptr<const Hierarchy>> kept)
+    : list_(std::move(kept)) {
+    for (auto& h : fresh) {
         if (h->display.empty())
             h->display = display_name(h->kind, h->controllers);
+        list_.push_back(std::move(h));
+    }
     std::stable_sort(list_.begin(), list_.end(), [](const auto& a, const auto& b) {
         return sort_key(a->kind, a->controllers) < sort_key(b->kind, b->controllers);
     });

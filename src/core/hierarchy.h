@@ -93,17 +93,19 @@ enum class Arity { One, Many };
 /// Display name of a hierarchy (see the rules above).
 std::string display_name(HierarchyKind kind, const std::vector<std::string>& controllers);
 
-/// An immutable set of hierarchies. Tables are shared between threads; a rescan builds a new
-/// table that may share Hierarchy objects with the old one.
+/// An immutable set of immutable hierarchies. Tables are shared between threads; a rescan builds
+/// a new table that may share Hierarchy objects with the old one, which is why no Hierarchy is
+/// ever changed once it is in a table (they are held as const).
 class HierarchyTable {
 public:
     HierarchyTable() = default;
     /// Takes the mounted (or, in tests, unmounted) hierarchies and orders them; a hierarchy whose
-    /// display name is still empty gets it computed.
-    explicit HierarchyTable(std::vector<std::shared_ptr<Hierarchy>> hierarchies);
+    /// display name is still empty gets it computed. `kept`: hierarchies of a table in use.
+    explicit HierarchyTable(std::vector<std::shared_ptr<Hierarchy>> fresh,
+                            std::vector<std::shared_ptr<const Hierarchy>> kept = {});
     explicit HierarchyTable(std::vector<std::unique_ptr<Hierarchy>> hierarchies);
 
-    const std::vector<std::shared_ptr<Hierarchy>>& all() const { return list_; }
+    const std::vector<std::shared_ptr<const Hierarchy>>& all() const { return list_; }
     bool empty() const { return list_.empty(); }
 
     /// The ListControllers answer: one display name per hierarchy.
@@ -121,7 +123,7 @@ public:
     const Hierarchy* find(std::string_view token) const;
 
 private:
-    std::vector<std::shared_ptr<Hierarchy>> list_;
+    std::vector<std::shared_ptr<const Hierarchy>> list_;
 };
 
 /// Strip "name=" from a named-hierarchy token.

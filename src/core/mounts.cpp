@@ -149,7 +149,8 @@ bool same_hierarchy(const Hierarchy& h, const HierarchySpec& spec) {
 }  // namespace
 
 Result<HierarchyTable> mount_hierarchies(const PrivateMountNamespace&, const HierarchyPlan& plan,
-                                         const std::string& rundir, std::vector<std::string>& warnings) {
+                                         const std::string& rundir, std::vector<std::string>& warnings,
+                                         const PrepareHierarchy& prepare) {
     const std::string fs = rundir + "/fs";
     CGM_TRY(mkdir_p(fs, 0755));
     if (::mount("cgmfs", fs.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") < 0)
@@ -159,17 +160,21 @@ Result<HierarchyTable> mount_hierarchies(const PrivateMountNamespace&, const Hie
     for (const auto& spec : plan.specs)
         if (auto h = CGM_TRY(mount_one(spec, fs, with_v1, warnings)))
             list.push_back(std::move(h));
+    if (prepare)
+        for (const auto& h : list)
+            prepare(*h);
     return HierarchyTable(std::move(list));
 }
 
 Result<HierarchyTable> mount_new_hierarchies(const PrivateMountNamespace&, const HierarchyPlan& plan,
                                              const HierarchyTable& current, const std::string& rundir,
-                                             std::vector<std::string>& warnings) {
+                                             std::vector<std::string>& warnings, const PrepareHierarchy& prepare) {
     const std::string fs = rundir + "/fs";
+    std::vector<std::shared_ptr<const Hierarchy>> kept;
     std::vector<std::shared_ptr<Hierarchy>> list;
     for (const auto& h : current.all()) {
         if (!h->is_unified()) {
-            list.push_back(h);
+            kept.push_back(h);
             continue;
         }
         // The controllers available in cgroup2 may have changed: describe it afresh.
@@ -194,7 +199,10 @@ Result<HierarchyTable> mount_new_hierarchies(const PrivateMountNamespace&, const
         if (auto h = CGM_TRY(mount_one(spec, fs, with_v1, warnings)))
             list.push_back(std::move(h));
     }
-    return HierarchyTable(std::move(list));
+    if (prepare)
+        for (const auto& h : list)
+            prepare(*h);
+    return HierarchyTable(std::move(list), std::move(kept));
 }
 
 }  // namespace cgm

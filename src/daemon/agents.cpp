@@ -25,47 +25,43 @@ bool allowed(const Hierarchy& h, const AgentOptions& opt) {
 
 }  // namespace
 
-void install_release_agents(const std::vector<std::shared_ptr<Hierarchy>>& hierarchies, const AgentOptions& opt,
-                            std::vector<std::string>& warnings) {
+void install_release_agent(Hierarchy& h, const AgentOptions& opt, std::vector<std::string>& warnings) {
+    if (h.is_unified() || h.agent_installed || !allowed(h, opt))
+        return;
     struct stat st {};
-    const bool have_agent = ::stat(opt.agent_binary.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-    const std::string dir = opt.rundir + "/agents";
-    for (const auto& h : hierarchies) {
-        if (h->is_unified() || h->agent_installed || !allowed(*h, opt))
-            continue;
-        if (!have_agent) {
-            warnings.push_back(fmt::format("release agent {} not found; {} relies on the daemon's sweep",
-                                           opt.agent_binary, h->display));
-            continue;
-        }
-        auto current = cgfs::read_file(h->root.get(), "release_agent", 4096);
-        if (!current)
-            continue;  // not a hierarchy root of the host (a cgroup namespace): nothing to set
-        // The agent finds the hierarchy in its own name: a controller token the daemon resolves.
-        const std::string link = dir + "/cgm-release-agent." + h->controllers.front();
-        std::string existing(trim(*current));
-        if (!existing.empty() && existing != link) {
-            warnings.push_back(
-                fmt::format("{} already has the release agent {}; leaving it, using the sweep", h->display, existing));
-            continue;
-        }
-        if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
-            warnings.push_back(fmt::format("mkdir {}: {}; using the sweep", dir, std::strerror(errno)));
-            continue;
-        }
-        ::unlink(link.c_str());
-        if (::symlink(opt.agent_binary.c_str(), link.c_str()) < 0) {
-            warnings.push_back(fmt::format("cannot link {}: {}; using the sweep", link, std::strerror(errno)));
-            continue;
-        }
-        auto w = cgfs::write_file(h->root.get(), "release_agent", link + "\n");
-        if (!w) {
-            warnings.push_back(
-                fmt::format("cannot set the release agent of {}: {}; using the sweep", h->display, w.error().message));
-            continue;
-        }
-        h->agent_installed = true;
+    if (::stat(opt.agent_binary.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        warnings.push_back(
+            fmt::format("release agent {} not found; {} relies on the daemon's sweep", opt.agent_binary, h.display));
+        return;
     }
+    const std::string dir = opt.rundir + "/agents";
+    auto current = cgfs::read_file(h.root.get(), "release_agent", 4096);
+    if (!current)
+        return;  // not a hierarchy root of the host (a cgroup namespace): nothing to set
+    // The agent finds the hierarchy in its own name: a controller token the daemon resolves.
+    const std::string link = dir + "/cgm-release-agent." + h.controllers.front();
+    std::string existing(trim(*current));
+    if (!existing.empty() && existing != link) {
+        warnings.push_back(
+            fmt::format("{} already has the release agent {}; leaving it, using the sweep", h.display, existing));
+        return;
+    }
+    if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
+        warnings.push_back(fmt::format("mkdir {}: {}; using the sweep", dir, std::strerror(errno)));
+        return;
+    }
+    ::unlink(link.c_str());
+    if (::symlink(opt.agent_binary.c_str(), link.c_str()) < 0) {
+        warnings.push_back(fmt::format("cannot link {}: {}; using the sweep", link, std::strerror(errno)));
+        return;
+    }
+    auto w = cgfs::write_file(h.root.get(), "release_agent", link + "\n");
+    if (!w) {
+        warnings.push_back(
+            fmt::format("cannot set the release agent of {}: {}; using the sweep", h.display, w.error().message));
+        return;
+    }
+    h.agent_installed = true;
 }
 
 }  // namespace cgm

@@ -25,9 +25,9 @@ struct AgentOptions {
     bool set_on_premounted = false;
 };
 
-/// Install the agent where allowed and possible; marks those hierarchies agent_installed. Problems
-/// are warnings: the Reaper covers every hierarchy without our agent.
-void install_release_agents(const std::vector<std::shared_ptr<Hierarchy>>& hierarchies, const AgentOptions& opt,
-                            std::vector<std::string>& warnings);
+/// Install the agent on `h` where allowed and possible, and mark it agent_installed; for a
+/// hierarchy not yet in a table (mounts.h, PrepareHierarchy). Problems are warnings: the Reaper
+/// covers every hierarchy without our agent.
+void install_release_agent(Hierarchy& h, const AgentOptions& opt, std::vector<std::string>& warnings);
 
 }  // namespace cgm

@@ -219,11 +219,10 @@ int run(const Options& opt) {
         return 1;
     }
     std::vector<std::string> warnings;
-    auto table = cgm::mount_hierarchies(*ns, *plan, opt.rundir, warnings);
     const cgm::AgentOptions agents{opt.release_agent, opt.rundir, opt.allow_autoremove_premounted,
                                    opt.autoremove_set_release_agent};
-    if (table)
-        cgm::install_release_agents(table->all(), agents, warnings);
+    auto table = cgm::mount_hierarchies(*ns, *plan, opt.rundir, warnings,
+                                        [&](cgm::Hierarchy& h) { cgm::install_release_agent(h, agents, warnings); });
     for (const auto& w : warnings)
         spdlog::warn("{}", w);
     if (!table) {
@@ -290,9 +289,10 @@ int run(const Options& opt) {
         in.skip = opt.skip;
         auto p = CGM_TRY(cgm::plan_hierarchies(in));
         std::vector<std::string> w;
-        auto t = cgm::mount_new_hierarchies(*ns, p, current->table(), opt.rundir, w);
-        if (t)
-            cgm::install_release_agents(t->all(), agents, w);
+        // Only new hierarchies get an agent: those of the table in use are shared with it and
+        // read by the serving threads, so they never change (core/hierarchy.h).
+        auto t = cgm::mount_new_hierarchies(*ns, p, current->table(), opt.rundir, w,
+                                            [&](cgm::Hierarchy& h) { cgm::install_release_agent(h, agents, w); });
         for (const auto& msg : w)
             spdlog::warn("{}", msg);
         sd_notify(0, "READY=1");

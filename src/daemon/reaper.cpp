@@ -32,7 +32,7 @@ void Reaper::set_table(std::shared_ptr<const HierarchyTable> table) {
     table_ = std::move(table);
 }
 
-std::shared_ptr<Hierarchy> Reaper::hierarchy_named(const std::string& dir_name) const {
+std::shared_ptr<const Hierarchy> Reaper::hierarchy_named(const std::string& dir_name) const {
     if (!table_)
         return nullptr;
     for (const auto& h : table_->all())

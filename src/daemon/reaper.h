@@ -57,7 +57,7 @@ public:
 
 private:
     struct Entry {
-        std::shared_ptr<Hierarchy> h;
+        std::shared_ptr<const Hierarchy> h;
         CgroupPath path;
         uint64_t id = 0;
         int wd = -1;  // inotify watch on cgroup.events (v2)
@@ -73,7 +73,7 @@ private:
     void drop(const Key& key);
     void add_inotify(Entry& e, int dir_fd);
     void save();
-    std::shared_ptr<Hierarchy> hierarchy_named(const std::string& dir_name) const;
+    std::shared_ptr<const Hierarchy> hierarchy_named(const std::string& dir_name) const;
 
     const std::string state_file_;
     const std::chrono::milliseconds interval_;
