@@ -21,12 +21,12 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "bus/runtime.h"
 #include "bus/server.h"
 #include "cgmanager/client.h"
 #include "cgmanager/names.h"
 #include "cgproxy/proxy_service.h"
 #include "core/proc_source.h"
+#include "runtime/runtime.h"
 
 namespace {
 
@@ -52,8 +52,8 @@ cgm::Result<std::string> move_host_socket_aside(const std::string& upper) {
     const std::string dir = dirname(upper);
     const std::string lower_dir = dir + ".lower";
     const std::string lower = lower_dir + upper.substr(dir.size());
-    const bool upper_answers = cgm::bus::answers(upper);
-    const bool lower_answers = cgm::bus::answers(lower);
+    const bool upper_answers = cgm::runtime::answers(upper);
+    const bool lower_answers = cgm::runtime::answers(lower);
     if (upper_answers && lower_answers)
         return cgm::make_error(cgm::ErrorKind::Failed, "a proxy is already running (both {} and {} answer)", upper,
                                lower);
@@ -82,13 +82,13 @@ cgm::Result<std::string> move_host_socket_aside(const std::string& upper) {
 }
 
 int run(const Options& opt) {
-    const auto level = cgm::bus::log_level(opt.debug, opt.verbose, opt.quiet);
-    cgm::bus::setup_logging("cgproxy", level, false);
+    const auto level = cgm::runtime::log_level(opt.debug, opt.verbose, opt.quiet);
+    cgm::runtime::setup_logging("cgproxy", level, false);
     const std::string dir = dirname(opt.socket);
     if (opt.check_master) {
         // Is a cgmanager reachable (the host's, bind-mounted)? Then run cgproxy, not cgmanager.
         bool reachable =
-            cgm::bus::answers(dir + ".lower" + opt.socket.substr(dir.size())) || cgm::bus::answers(opt.socket);
+            cgm::runtime::answers(dir + ".lower" + opt.socket.substr(dir.size())) || cgm::runtime::answers(opt.socket);
         return reachable ? 0 : 1;
     }
     if (::geteuid() != 0) {
@@ -96,7 +96,7 @@ int run(const Options& opt) {
         return 1;
     }
     ::signal(SIGPIPE, SIG_IGN);
-    cgm::bus::raise_fd_limit();
+    cgm::runtime::raise_fd_limit();
 
     auto host = move_host_socket_aside(opt.socket);
     if (!host) {
@@ -112,7 +112,7 @@ int run(const Options& opt) {
             return 1;
         }
     }
-    auto sock = cgm::bus::listen_on(opt.socket);
+    auto sock = cgm::runtime::listen_on(opt.socket);
     if (!sock) {
         spdlog::error("{}", sock.error().message);
         return 1;
@@ -127,12 +127,12 @@ int run(const Options& opt) {
     auto service = std::make_shared<const cgm::proxy::ProxyService>(*host, timeout, *proc);
 
     if (opt.daemon) {
-        auto d = cgm::bus::daemonize("/run/cgproxy.pid");
+        auto d = cgm::runtime::daemonize("/run/cgproxy.pid");
         if (!d) {
             spdlog::error("{}", d.error().message);
             return 1;
         }
-        cgm::bus::setup_logging("cgproxy", level, true);
+        cgm::runtime::setup_logging("cgproxy", level, true);
     }
     cgm::bus::ServerConfig config;
     config.threads = opt.threads;
@@ -184,7 +184,7 @@ int real_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    cgm::bus::return_large_blocks();
+    cgm::runtime::return_large_blocks();
     try {
         return real_main(argc, argv);
     } catch (const std::exception& e) {

@@ -87,9 +87,6 @@ struct Hierarchy {
     const ProcCgroupLine* find_line(const std::vector<ProcCgroupLine>& lines) const;
 };
 
-/// How many hierarchies a method may act on (docs/dbus-api.md, "Controller argument").
-enum class Arity { One, Many };
-
 /// Display name of a hierarchy (see the rules above).
 std::string display_name(HierarchyKind kind, const std::vector<std::string>& controllers);
 

@@ -63,14 +63,6 @@ Result<IdMap> ProcSource::gid_map(pid_t pid) const {
     return r;
 }
 
-Result<Identity> ProcSource::identity(const Ucred& cred) const {
-    Identity id;
-    id.cred = cred;
-    id.uid_map = CGM_TRY(uid_map(cred.pid));
-    id.gid_map = CGM_TRY(gid_map(cred.pid));
-    return id;
-}
-
 Result<bool> ProcSource::same_namespace(pid_t pid, std::string_view type) const {
     auto mine = CGM_TRY(ns_id(0, type));
     auto theirs = CGM_TRY(ns_id(pid, type));

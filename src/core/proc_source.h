@@ -39,8 +39,6 @@ public:
     Result<uint64_t> start_time(pid_t pid) const;
     Result<IdMap> uid_map(pid_t pid) const;
     Result<IdMap> gid_map(pid_t pid) const;
-    /// The credential plus the id maps of the process's user namespace.
-    Result<Identity> identity(const Ucred& cred) const;
     /// Whether pid lives in the same namespace of `type` ("pid", "user") as the daemon.
     Result<bool> same_namespace(pid_t pid, std::string_view type) const;
 

@@ -16,12 +16,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "bus/runtime.h"
 #include "cgmanager/names.h"
 #include "core/cgroupfs.h"
 #include "core/limits.h"
 #include "core/proc_parse.h"
 #include "core/sys.h"
+#include "runtime/runtime.h"
 
 #ifndef TMPFS_MAGIC
 #define TMPFS_MAGIC 0x01021994
@@ -99,7 +99,7 @@ Result<HistoricLink> link_historic_socket(const std::string& socket_path) {
         return make_error(ErrorKind::InvalidArgs, "the daemon's socket {} is not a socket file; nothing to link",
                           socket_path.empty() ? std::string("(unnamed)") : socket_path);
     const bool cgroup2 = CGM_TRY(root_is_cgroup2());
-    if (bus::answers(historic)) {
+    if (cgm::runtime::answers(historic)) {
         if (same_file(historic, socket_path))
             return HistoricLink::AlreadyThere;
         return make_error(ErrorKind::Failed, "another daemon answers on {}; not replacing it", historic);

@@ -25,7 +25,6 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "bus/runtime.h"
 #include "bus/server.h"
 #include "cgmanager/names.h"
 #include "core/backend.h"
@@ -35,6 +34,7 @@
 #include "daemon/agents.h"
 #include "daemon/historic.h"
 #include "daemon/reaper.h"
+#include "runtime/runtime.h"
 
 #ifndef TMPFS_MAGIC
 #define TMPFS_MAGIC 0x01021994
@@ -94,7 +94,7 @@ std::string socket_path_of(int fd) {
 // --link-historic-socket, --unlink-historic-socket: do that and exit, for an init system whose
 // service sandbox would keep the daemon's own mounts from the host (docs/operations.md).
 int run_historic(const Options& opt) {
-    cgm::bus::setup_logging("cgmanager", cgm::bus::log_level(opt.debug, true, opt.quiet), false);
+    cgm::runtime::setup_logging("cgmanager", cgm::runtime::log_level(opt.debug, true, opt.quiet), false);
     if (::geteuid() != 0) {
         spdlog::error("must run as root");
         return 1;
@@ -119,8 +119,8 @@ int run_historic(const Options& opt) {
 }
 
 int run(const Options& opt) {
-    const auto level = cgm::bus::log_level(opt.debug, opt.verbose, opt.quiet);
-    cgm::bus::setup_logging("cgmanager", level, false);
+    const auto level = cgm::runtime::log_level(opt.debug, opt.verbose, opt.quiet);
+    cgm::runtime::setup_logging("cgmanager", level, false);
     if (::geteuid() != 0) {
         spdlog::error("must run as root");
         return 1;
@@ -133,11 +133,11 @@ int run(const Options& opt) {
     for (int sig : {SIGTERM, SIGINT, SIGHUP})
         sigaddset(&handled, sig);
     ::sigprocmask(SIG_BLOCK, &handled, nullptr);
-    cgm::bus::raise_fd_limit();
+    cgm::runtime::raise_fd_limit();
 
     // 1. The socket, in the host's mount namespace.
     cgm::UniqueFd listen_fd;
-    cgm::bus::ListeningSocket ours;  // the socket file we made (none when systemd passed one)
+    cgm::runtime::ListeningSocket ours;  // the socket file we made (none when systemd passed one)
     int n = sd_listen_fds(1);
     if (n < 0) {
         spdlog::error("socket activation: {}", std::strerror(-n));
@@ -157,7 +157,7 @@ int run(const Options& opt) {
         ::fcntl(listen_fd.get(), F_SETFD, FD_CLOEXEC);
         spdlog::info("using the socket passed by systemd");
     } else {
-        auto sock = cgm::bus::listen_on(opt.socket.empty() ? default_socket_path() : opt.socket);
+        auto sock = cgm::runtime::listen_on(opt.socket.empty() ? default_socket_path() : opt.socket);
         if (!sock) {
             spdlog::error("{}", sock.error().message);
             return 1;
@@ -252,12 +252,12 @@ int run(const Options& opt) {
 
     // 3. Serve.
     if (opt.daemon) {
-        auto d = cgm::bus::daemonize(opt.rundir + ".pid");
+        auto d = cgm::runtime::daemonize(opt.rundir + ".pid");
         if (!d) {
             spdlog::error("{}", d.error().message);
             return 1;
         }
-        cgm::bus::setup_logging("cgmanager", level, true);
+        cgm::runtime::setup_logging("cgmanager", level, true);
     }
     if (auto started = reaper.start(); !started) {
         spdlog::error("starting the remove-on-empty watcher: {}", started.error().message);
@@ -408,7 +408,7 @@ int real_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    cgm::bus::return_large_blocks();
+    cgm::runtime::return_large_blocks();
     try {
         return real_main(argc, argv);
     } catch (const std::exception& e) {

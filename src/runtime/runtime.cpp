@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "bus/runtime.h"
+#include "runtime/runtime.h"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -18,7 +18,7 @@
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/sinks/systemd_sink.h>
 
-namespace cgm::bus {
+namespace cgm::runtime {
 
 namespace {
 
@@ -152,4 +152,4 @@ Result<void> daemonize(const std::string& pidfile) {
     return ok();
 }
 
-}  // namespace cgm::bus
+}  // namespace cgm::runtime

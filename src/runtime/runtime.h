@@ -11,9 +11,7 @@
 #include "cgmanager/result.h"
 #include "core/sys.h"
 
-namespace cgm::bus {
-
-enum class LogTarget { Stderr, Journal, Syslog };
+namespace cgm::runtime {
 
 /// The level the -q/-v/--debug flags ask for (--debug wins, then -v, then -q; else warnings).
 spdlog::level::level_enum log_level(bool debug, bool verbose, bool quiet);
@@ -53,4 +51,4 @@ void return_large_blocks();
 /// the detached process has its own session, "/" as directory and /dev/null on stdin/out/err.
 Result<void> daemonize(const std::string& pidfile);
 
-}  // namespace cgm::bus
+}  // namespace cgm::runtime
