@@ -147,6 +147,13 @@ Daemon::~Daemon() {
         int raw;
         ::waitpid(pid_, &raw, 0);
     }
+    // A sanitized daemon (the sanitized build, or CGM_TEST_DAEMON built with ThreadSanitizer)
+    // reports into its log as it runs: any report fails the test that ran it.
+    const std::string text = log();
+    for (const char* report :
+         {"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: "})
+        if (auto at = text.find(report); at != std::string::npos)
+            ADD_FAILURE() << "the daemon's sanitizer reported:\n" << text.substr(at, 6000);
     if (notify_fd_ >= 0)
         ::close(notify_fd_);
     ::unlink(notify_path_.c_str());
