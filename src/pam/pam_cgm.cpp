@@ -4,10 +4,10 @@
 // cgmanager daemon (docs/pam_cgm.md). open_session leaves for the root, makes the levels of the
 // pattern (RemoveOnEmpty on those it made), takes the first free index, gives it to the user,
 // writes the --set-value values and the --delegate controllers (cgroup v2), moves the calling
-// process in and marks it RemoveOnEmpty. A
-// failure half way undoes what this call made and puts the process back where it was. close_session
-// leaves the session for the root, removes the session cgroup once it has no tasks, prunes the
-// levels above it, and puts the process back where open_session found it.
+// process in and marks it RemoveOnEmpty. A failure half way undoes what this call made and puts
+// the process back where it was. close_session leaves the session for the root, removes the
+// session cgroup once it has no tasks, prunes the levels above it, and puts the process back where
+// open_session found it.
 //
 // It is loaded into long-lived, sometimes multithreaded and setuid programs (sshd, display
 // managers, su), so: one call at a time per process; one connection per call, closed before the
@@ -444,14 +444,8 @@ int close_session(pam_handle_t* pamh, int argc, const char** argv) {
     return PAM_SUCCESS;
 }
 
-}  // namespace
-}  // namespace cgm::pam
-
-namespace cgm::pam {
-namespace {
-
-// An entry point's work, one at a time in the process, with no exception let out: one refuses
-// the session (`failed`) with a message.
+// An entry point's work, one at a time in the process, with no exception let out: one is logged
+// and gives `failed`.
 template <typename F>
 int guarded(pam_handle_t* pamh, const char* what, int failed, F&& work) {
     try {
