@@ -20,6 +20,7 @@
 #include "bus/methods.h"
 #include "bus/pin.h"
 #include "core/proc_source.h"
+#include "core/scm_wire.h"
 #include "core/service.h"
 
 #ifndef SO_PASSPIDFD
@@ -69,11 +70,27 @@ struct ScmArgs {
     int32_t number = 0;  // Chmod mode, Remove recursive
 };
 
-std::string int32_bytes(int32_t v) {
-    return std::string(reinterpret_cast<const char*>(&v), sizeof v);
-}
-std::string uint32_bytes(uint32_t v) {
-    return std::string(reinterpret_cast<const char*>(&v), sizeof v);
+// How each method's result travels (core/scm_wire.h). No default: a new method must say.
+scm_wire::Shape shape_of(ScmMethod m) {
+    switch (m) {
+    case ScmMethod::GetPidCgroup:
+    case ScmMethod::GetPidCgroupAbs:
+    case ScmMethod::GetValue: return scm_wire::Shape::Text;
+    case ScmMethod::Create:
+    case ScmMethod::Remove: return scm_wire::Shape::Existed;
+    case ScmMethod::Chown:
+    case ScmMethod::Chmod:
+    case ScmMethod::MovePid:
+    case ScmMethod::MovePidAbs:
+    case ScmMethod::SetValue:
+    case ScmMethod::RemoveOnEmpty:
+    case ScmMethod::Prune: return scm_wire::Shape::Status;
+    case ScmMethod::GetTasks:
+    case ScmMethod::GetTasksRecursive: return scm_wire::Shape::Pids;
+    case ScmMethod::ListChildren: return scm_wire::Shape::Names;
+    case ScmMethod::ListKeys: return scm_wire::Shape::Keys;
+    }
+    return scm_wire::Shape::Status;
 }
 
 // Room for what a credential datagram may carry: the credential, the sender's pidfd (with
@@ -348,28 +365,28 @@ private:
         auto status = [&](Result<void> r) {
             if (!r)
                 return fail(std::move(r).error());
-            queue("1");
+            queue(scm_wire::status_ok());
             log_ok();
             flush();
         };
         auto text = [&](Result<std::string> r) {
             if (!r)
                 return fail(std::move(r).error());
-            queue(*r + std::string(1, '\0'));
+            queue(scm_wire::text(*r));
             log_ok();
             flush();
         };
         auto existed = [&](Result<Existed> r) {
             if (!r)
                 return fail(std::move(r).error());
-            queue(*r == Existed::Yes ? "2" : "1");
+            queue(scm_wire::existed(*r == Existed::Yes));
             log_ok();
             flush();
         };
         auto pids = [&](Result<std::vector<int32_t>> r) {
             if (!r)
                 return fail(std::move(r).error());
-            queue(int32_bytes(static_cast<int32_t>(r->size())));
+            queue(scm_wire::count(static_cast<int32_t>(r->size())));
             for (int32_t p : *r)
                 outbox_.push_back({"p", p});
             log_ok();
@@ -378,19 +395,15 @@ private:
         auto names = [&](Result<std::vector<std::string>> r) {
             if (!r)
                 return fail(std::move(r).error());
-            std::string blob;
-            for (const auto& n : *r)
-                blob += n + std::string(1, '\0');
-            send_list(r->size(), blob);
+            send_list(r->size(), scm_wire::names_blob(*r));
         };
         auto keys = [&](Result<std::vector<KeyInfo>> r) {
             if (!r)
                 return fail(std::move(r).error());
-            std::string blob;
+            std::vector<scm_wire::Key> wire;
             for (const auto& k : *r)
-                blob += fmt::format("{}\n{}\n{}\n{}\n", k.name, static_cast<int32_t>(k.uid),
-                                    static_cast<int32_t>(k.gid), static_cast<int32_t>(k.perms));
-            send_list(r->size(), blob);
+                wire.push_back({k.name, k.uid, k.gid, k.perms});
+            send_list(r->size(), scm_wire::keys_blob(wire));
         };
         switch (method_) {
         case ScmMethod::GetPidCgroup: return text(ops->get_pid_cgroup(caller, a.controller, victim_.pid));
@@ -413,11 +426,8 @@ private:
     }
 
     void send_list(size_t count, const std::string& blob) {
-        queue(int32_bytes(static_cast<int32_t>(count)));
-        if (count > 0) {
-            queue(uint32_bytes(static_cast<uint32_t>(blob.size())));
-            queue(blob);
-        }
+        for (auto& d : scm_wire::list(count, blob))
+            queue(std::move(d));
         log_ok();
         flush();
     }
@@ -426,20 +436,11 @@ private:
     void fail(const Error& e) {
         log_failure(e);
         outbox_.clear();
-        switch (method_) {
-        case ScmMethod::GetPidCgroup:
-        case ScmMethod::GetPidCgroupAbs:
-        case ScmMethod::GetValue: queue(std::string()); break;  // a zero-length datagram
-        case ScmMethod::GetTasks:
-        case ScmMethod::GetTasksRecursive:
-        case ScmMethod::ListChildren:
-        case ScmMethod::ListKeys: queue(int32_bytes(-1)); break;
-        default: queue("0"); break;
-        }
+        queue(scm_wire::failure(shape_of(method_)));
         // The reason, for clients that read on (ours do; the original's stop at the result and
         // never see it). Not with --compat-errors, which hides reasons from clients.
         if (!conn_.server().config().compat_errors)
-            queue(fmt::format("ERROR {}\n{}", error_name(e.kind), wire_message(e.message)));
+            queue(scm_wire::error_datagram(error_name(e.kind), wire_message(e.message)));
         flush();
     }
 

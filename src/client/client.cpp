@@ -17,6 +17,7 @@
 
 #include "cgmanager/cgmanager-proxy.h"
 #include "cgmanager/names.h"
+#include "core/scm_wire.h"
 #include "core/sys.h"
 
 namespace cgm::client {
@@ -158,11 +159,9 @@ public:
     Error failure(Clock::time_point deadline) {
         auto soon = std::min(deadline, Clock::now() + std::chrono::milliseconds(500));
         auto detail = receive(soon);
-        if (detail && detail->rfind("ERROR ", 0) == 0) {
-            auto nl = detail->find('\n');
-            std::string name = detail->substr(6, nl == std::string::npos ? std::string::npos : nl - 6);
-            Error e(kind_for_error_name(name), nl == std::string::npos ? "" : detail->substr(nl + 1));
-            e.name = name;
+        if (auto d = detail ? scm_wire::read_error(*detail) : std::nullopt) {
+            Error e(kind_for_error_name(d->name), d->message);
+            e.name = d->name;
             return e;
         }
         return make_error(ErrorKind::Failed, "the daemon refused the request");
@@ -173,12 +172,6 @@ private:
     int near_;
     int far_;
 };
-
-int32_t read_int32(const std::string& b) {
-    int32_t v;
-    std::memcpy(&v, b.data(), sizeof v);
-    return v;
-}
 
 // Connect to the daemon's socket and hang up, to learn whether a bus connection can work.
 Result<void> probe_socket(const std::string& path) {
@@ -336,45 +329,30 @@ Result<std::vector<Key>> Client::list_keys(const std::string& c, const std::stri
 
 namespace {
 
-// Result shapes (docs/dbus-api.md, "Results"), read after the credentials went out.
+// Result shapes (docs/dbus-api.md, "Results"; core/scm_wire.h), read after the credentials went
+// out. A failure result is followed by the reason (ScmSocket::failure).
 Result<void> status_result(ScmSocket& s, Clock::time_point deadline) {
-    auto b = CGM_TRY(s.receive(deadline));
-    if (b == "1")
+    if (CGM_TRY(scm_wire::read_status(CGM_TRY(s.receive(deadline)))))
         return ok();
-    if (b == "0")
-        return s.failure(deadline);
-    return make_error(ErrorKind::Failed, "unexpected result {} from the daemon", quoted(b));
+    return s.failure(deadline);
 }
 
 Result<int32_t> existed_result(ScmSocket& s, Clock::time_point deadline) {
-    auto b = CGM_TRY(s.receive(deadline));
-    if (b == "2")
-        return 1;
-    if (b == "1")
-        return -1;
-    if (b == "0")
-        return s.failure(deadline);
-    return make_error(ErrorKind::Failed, "unexpected result {} from the daemon", quoted(b));
+    if (auto e = CGM_TRY(scm_wire::read_existed(CGM_TRY(s.receive(deadline)))))
+        return *e;
+    return s.failure(deadline);
 }
 
 Result<std::string> string_result(ScmSocket& s, Clock::time_point deadline) {
-    auto b = CGM_TRY(s.receive(deadline));
-    if (b.empty())
-        return s.failure(deadline);
-    if (b.back() != '\0')
-        return make_error(ErrorKind::Failed, "the daemon's answer is not NUL-terminated");
-    b.pop_back();
-    return b;
+    if (auto t = CGM_TRY(scm_wire::read_text(CGM_TRY(s.receive(deadline)))))
+        return std::move(*t);
+    return s.failure(deadline);
 }
 
 Result<int32_t> count_result(ScmSocket& s, Clock::time_point deadline) {
-    auto b = CGM_TRY(s.receive(deadline));
-    if (b.size() != sizeof(int32_t))
-        return make_error(ErrorKind::Failed, "expected a 4-byte count from the daemon, got {} bytes", b.size());
-    int32_t n = read_int32(b);
-    if (n < 0)
-        return s.failure(deadline);
-    return n;
+    if (auto n = CGM_TRY(scm_wire::read_count(CGM_TRY(s.receive(deadline)))))
+        return *n;
+    return s.failure(deadline);
 }
 
 Result<std::vector<int32_t>> pids_result(ScmSocket& s, Clock::time_point deadline) {
@@ -393,11 +371,7 @@ Result<std::string> blob_result(ScmSocket& s, Clock::time_point deadline, int32_
     count = CGM_TRY(count_result(s, deadline));
     if (count == 0)
         return std::string();
-    auto len = CGM_TRY(s.receive(deadline));
-    if (len.size() != sizeof(uint32_t))
-        return make_error(ErrorKind::Failed, "expected a 4-byte length from the daemon, got {} bytes", len.size());
-    uint32_t want;
-    std::memcpy(&want, len.data(), sizeof want);
+    const uint32_t want = CGM_TRY(scm_wire::read_length(CGM_TRY(s.receive(deadline))));
     auto blob = CGM_TRY(s.receive(deadline));
     if (blob.size() != want)
         return make_error(ErrorKind::Failed, "the daemon announced {} bytes and sent {}", want, blob.size());
@@ -407,40 +381,15 @@ Result<std::string> blob_result(ScmSocket& s, Clock::time_point deadline, int32_
 Result<std::vector<std::string>> names_result(ScmSocket& s, Clock::time_point deadline) {
     int32_t count = 0;
     auto blob = CGM_TRY(blob_result(s, deadline, count));
-    std::vector<std::string> names;
-    size_t start = 0;
-    while (start < blob.size()) {
-        size_t nul = blob.find('\0', start);
-        if (nul == std::string::npos)
-            return make_error(ErrorKind::Failed, "a child name from the daemon is not NUL-terminated");
-        names.push_back(blob.substr(start, nul - start));
-        start = nul + 1;
-    }
-    if (names.size() != static_cast<size_t>(count))
-        return make_error(ErrorKind::Failed, "the daemon announced {} names and sent {}", count, names.size());
-    return names;
+    return scm_wire::read_names(blob, count);
 }
 
 Result<std::vector<Key>> keys_result(ScmSocket& s, Clock::time_point deadline) {
     int32_t count = 0;
     auto blob = CGM_TRY(blob_result(s, deadline, count));
-    std::vector<std::string> lines;
-    size_t start = 0;
-    while (start < blob.size()) {
-        size_t nl = blob.find('\n', start);
-        if (nl == std::string::npos)
-            return make_error(ErrorKind::Failed, "malformed key list from the daemon");
-        lines.push_back(blob.substr(start, nl - start));
-        start = nl + 1;
-    }
-    if (lines.size() != static_cast<size_t>(count) * 4)
-        return make_error(ErrorKind::Failed, "the daemon announced {} keys and sent {} lines", count, lines.size());
     std::vector<Key> keys;
-    for (size_t i = 0; i < lines.size(); i += 4) {
-        // Numbers are printed signed ("-1" for an unmapped id); read them back as 32-bit values.
-        auto num = [&](const std::string& t) { return static_cast<uint32_t>(std::strtoll(t.c_str(), nullptr, 10)); };
-        keys.push_back(Key{lines[i], num(lines[i + 1]), num(lines[i + 2]), num(lines[i + 3])});
-    }
+    for (auto& k : CGM_TRY(scm_wire::read_keys(blob, count)))
+        keys.push_back(Key{std::move(k.name), k.uid, k.gid, k.mode});
     return keys;
 }
 
