@@ -569,7 +569,7 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
     ScmArgs a;
     const char *controller = "", *cgroup = "", *key = "", *value = "";
     int fd = -1;
-    int r;
+    int r = -EINVAL;
     const char* sig = "ssh";
     switch (method) {
     case ScmMethod::GetPidCgroup:
@@ -578,8 +578,17 @@ int start_scm(sd_bus_message* m, ClientConnection& conn, ScmMethod method, sd_bu
     case ScmMethod::GetValue: r = sd_bus_message_read(m, sig = "sssh", &controller, &cgroup, &key, &fd); break;
     case ScmMethod::SetValue: r = sd_bus_message_read(m, sig = "ssssh", &controller, &cgroup, &key, &value, &fd); break;
     case ScmMethod::Remove: r = sd_bus_message_read(m, sig = "ssih", &controller, &cgroup, &a.number, &fd); break;
-    default: r = sd_bus_message_read(m, sig, &controller, &cgroup, &fd); break;
-    }
+    case ScmMethod::Create:
+    case ScmMethod::Chown:
+    case ScmMethod::MovePid:
+    case ScmMethod::MovePidAbs:
+    case ScmMethod::GetTasks:
+    case ScmMethod::GetTasksRecursive:
+    case ScmMethod::ListChildren:
+    case ScmMethod::RemoveOnEmpty:
+    case ScmMethod::Prune:
+    case ScmMethod::ListKeys: r = sd_bus_message_read(m, sig, &controller, &cgroup, &fd); break;
+    }  // no default: a new method must say what it reads
     if (r < 0)
         return reply_unreadable_arguments(m, conn, sig, r);
     a.controller = controller;

@@ -57,7 +57,7 @@ std::string error_datagram(std::string_view error_name, std::string_view message
 // Each gives the value, nothing where the datagram is the shape's failure result (the reason
 // follows in an error datagram, or not at all), or an error naming what is malformed.
 
-Result<bool> read_status(std::string_view datagram);                   ///< true: done; false: failed
+Result<bool> read_status(std::string_view datagram);                     ///< true: done; false: failed
 Result<std::optional<int32_t>> read_existed(std::string_view datagram);  ///< 1 existed, -1 did not
 Result<std::optional<std::string>> read_text(std::string_view datagram);
 Result<std::optional<int32_t>> read_count(std::string_view datagram);
